@@ -1,0 +1,111 @@
+"""The engine interface the session manager codes against.
+
+An engine drives one WhatsApp account (one *instance*) from one profile folder. It knows nothing
+of GHL, the database or HTTP: it starts, emits events to its sink, and takes commands.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from connectors.events import EngineEvent, EventSink
+
+__all__ = [
+    "Engine",
+    "EngineError",
+    "EngineEvent",
+    "EngineFactory",
+    "EventSink",
+    "Media",
+    "ResolvedId",
+    "SentMessage",
+    "new_message_id",
+]
+
+
+class EngineError(Exception):
+    """A command the engine could not carry out. `code` is stable and machine-readable."""
+
+    def __init__(self, code: str, message: str | None = None) -> None:
+        super().__init__(message or code)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    id: str
+    serialized_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    data: bytes
+    mimetype: str
+    filename: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedId:
+    """The canonical id WhatsApp knows for a phone (may differ from what the user typed)."""
+
+    wid: str
+    lid: str | None
+
+
+def new_message_id() -> str:
+    """A WhatsApp-Web-style message id, reserved by the caller before sending.
+
+    The bridge stores it before the send, so the `chat.new_message` echo of our own message is
+    recognised and never mirrored back (architecture.md, flow 6).
+    """
+    return "3EB0" + secrets.token_hex(8).upper()
+
+
+class Engine(Protocol):
+    instance_id: str
+
+    async def start(self) -> None:
+        """Launch and start emitting events; returns once the page is loaded and wa-js is in.
+
+        QR codes and `Connected` arrive as events. A profile that holds a login yields
+        `Connected` without any `Qr`.
+        """
+
+    async def stop(self) -> None:
+        """Close, keeping the profile; then no OS process of this engine is left. Idempotent."""
+
+    async def logout(self) -> None:
+        """Unlink the device when possible, stop, and wipe the profile folder. Emits no event."""
+
+    async def send_text(self, chat_id: str, text: str, *, message_id: str) -> SentMessage: ...
+
+    async def send_file(
+        self,
+        chat_id: str,
+        data: bytes,
+        *,
+        mimetype: str,
+        filename: str,
+        caption: str | None,
+        message_id: str,
+    ) -> SentMessage: ...
+
+    async def download_media(self, message_id: str) -> Media: ...
+
+    async def resolve_phone(self, phone: str) -> ResolvedId | None: ...
+
+    async def request_pairing_code(self, phone: str) -> str: ...
+
+    def pids(self) -> list[int]:
+        """OS pids of every live process this engine started (browser tree, own driver)."""
+        ...
+
+    @property
+    def running(self) -> bool: ...
+
+
+EngineFactory = Callable[[str, Path, EventSink], Engine]

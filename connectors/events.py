@@ -1,0 +1,106 @@
+"""Events an engine emits to its sink.
+
+Every event is a small frozen dataclass whose first field is the instance id, so one sink can
+serve many engines. Ids are always plain strings: WhatsApp Web's Wid/MsgKey objects are turned
+into strings inside the page (see docs/whatsapp-web.md) and never reach Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Qr:
+    """A QR code to show the user. `code` is WhatsApp's `fullCode`; render it as-is."""
+
+    instance_id: str
+    code: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PairingCode:
+    """An 8-character code the user types on the phone (link with phone number)."""
+
+    instance_id: str
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """The device is linked and WhatsApp Web is ready. `phone` is E.164 (`+5511999999999`)."""
+
+    instance_id: str
+    wid: str
+    phone: str
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """The browser side went away (crash, closed page, dead browser); the login is intact."""
+
+    instance_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedOut:
+    """The phone removed this device (or WhatsApp asked to authenticate again)."""
+
+    instance_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message in any chat, inbound or from-me (typed on the phone or sent by us).
+
+    `id` is the short WhatsApp id (`MsgKey.id`), `serialized_id` the full `MsgKey._serialized`.
+    `sender_phone` is the E.164 phone of the person on the other side of a one-to-one chat (or of
+    the author in a group) when WhatsApp tells it; for an `@lid` chat it comes from WhatsApp's own
+    mapping and is never parsed out of the LID.
+    """
+
+    instance_id: str
+    id: str
+    serialized_id: str
+    chat_id: str
+    from_me: bool
+    type: str
+    body: str | None
+    caption: str | None
+    mimetype: str | None
+    filename: str | None
+    size: int | None
+    timestamp: datetime
+    is_group: bool
+    author: str | None
+    notify_name: str | None
+    quoted_id: str | None
+    sender_phone: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """Delivery state of messages we sent: -1 failed, 1 sent, 2 delivered, 3 read, 4 played."""
+
+    instance_id: str
+    message_ids: tuple[str, ...]
+    ack: int
+    chat_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Revoked:
+    """A message was deleted for everyone. `message_id` is the short id of the deleted message."""
+
+    instance_id: str
+    message_id: str
+    chat_id: str
+
+
+EngineEvent = Qr | PairingCode | Connected | Disconnected | LoggedOut | Message | Ack | Revoked
+EventSink = Callable[[EngineEvent], Awaitable[None]]

@@ -1,0 +1,483 @@
+"""The default engine: WhatsApp Web in Chromium, driven through Playwright and wa-js.
+
+One persistent Chromium profile per instance (docs/whatsapp-web.md: WhatsApp Web keeps
+non-extractable keys in IndexedDB, so only the profile folder carries a login). Page events come
+in through one binding and are delivered to the sink, in order, by one dispatcher task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import logging
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
+from playwright.async_api import Error as PlaywrightError
+
+from connectors import _chromium, _page_events, _processes, _profile
+from connectors.base import Engine, EngineError, Media, ResolvedId, SentMessage
+from connectors.events import (
+    Connected,
+    Disconnected,
+    EngineEvent,
+    EventSink,
+    LoggedOut,
+    PairingCode,
+    Qr,
+)
+
+log = logging.getLogger(__name__)
+
+_BRIDGE_JS = Path(__file__).with_name("wa_bridge.js")
+_BINDING = "__waEmit"
+# WhatsApp's first QR lives ~60 s, the next ones ~20 s (docs/whatsapp-web.md).
+_FIRST_QR_TTL = timedelta(seconds=60)
+_NEXT_QR_TTL = timedelta(seconds=20)
+_CLOSE_TIMEOUT_S = 5.0
+_ATTACH_TIMEOUT_MS = 60_000
+_COMMAND_TIMEOUT_S = 60.0
+_SEEN_MESSAGES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class PlaywrightConfig:
+    chromium_path: str
+    wa_web_url: str
+    # None: the page already provides window.WPP (WA_JS=none, used with the fixture page).
+    wa_js_path: Path | None
+    device_name: str
+    headless: bool = True
+    # One OS process per session (see _chromium.py for the measurements and the trade-off).
+    single_process: bool = True
+
+
+@dataclass(slots=True)
+class _Run:
+    """Everything that lives exactly as long as one browser launch."""
+
+    playwright: Playwright | None  # set when this engine owns its driver
+    context: BrowserContext
+    page: Page
+    browser_pid: int | None
+    driver_pid: int | None
+    queue: asyncio.Queue[EngineEvent | None]
+    connected: bool = False
+    qr_count: int = 0
+    last_qr: str | None = None
+    lost: bool = False
+
+
+class PlaywrightEngine:
+    def __init__(
+        self,
+        instance_id: str,
+        profile_dir: Path,
+        sink: EventSink,
+        config: PlaywrightConfig,
+        *,
+        playwright: Playwright | None = None,
+    ) -> None:
+        """`playwright`: a driver shared and owned by the caller; else the engine runs its own."""
+        self.instance_id = instance_id
+        self.profile_dir = profile_dir.resolve()
+        self._sink = sink
+        self._config = config
+        self._shared_playwright = playwright
+        self._run: _Run | None = None
+        self._stopping = False
+        self._lifecycle = asyncio.Lock()
+        # Outlives a lost run until it has delivered the Disconnected event.
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._cleanup_task: asyncio.Task[None] | None = None
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        # short or serialized id -> (serialized id, filename): download_media takes either.
+        self._media: OrderedDict[str, tuple[str, str | None]] = OrderedDict()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._run is not None and not self._run.lost
+
+    @property
+    def page(self) -> Page:
+        """The WhatsApp Web page. For tests and diagnostics only; commands use the methods."""
+        if self._run is None:
+            raise EngineError("not_running")
+        return self._run.page
+
+    async def start(self) -> None:
+        await self._drain_events()
+        async with self._lifecycle:
+            if self._run is not None:
+                if not self._run.lost:
+                    return
+                await self._shutdown()
+            self._stopping = False
+            self.profile_dir.mkdir(parents=True, exist_ok=True)
+            _profile.clear_stale_lock(self.profile_dir)
+            owned: Playwright | None = None
+            context: BrowserContext | None = None
+            try:
+                if self._shared_playwright is None:
+                    owned = await async_playwright().start()
+                context = await self._launch(owned or self._shared_playwright)
+                await self._begin(context, owned)
+            except BaseException:
+                await self._abort_start(context, owned)
+                raise
+
+    async def _launch(self, playwright: Playwright | None) -> BrowserContext:
+        assert playwright is not None
+        cfg = self._config
+        try:
+            return await playwright.chromium.launch_persistent_context(
+                user_data_dir=self.profile_dir,
+                executable_path=cfg.chromium_path,
+                headless=cfg.headless,
+                args=_chromium.launch_args(single_process=cfg.single_process),
+                user_agent=await asyncio.to_thread(_chromium.user_agent, cfg.chromium_path),
+                viewport=_chromium.VIEWPORT,
+                service_workers="block",
+            )
+        except PlaywrightError as exc:
+            raise EngineError("browser_launch_failed", str(exc)) from exc
+
+    async def _begin(self, context: BrowserContext, owned: Playwright | None) -> None:
+        browser_pid = self._find_browser_pid()
+        driver_pid = _parent_pid(browser_pid) if owned is not None and browser_pid else None
+        queue: asyncio.Queue[EngineEvent | None] = asyncio.Queue()
+        page = context.pages[0] if context.pages else await context.new_page()
+        run = _Run(
+            playwright=owned,
+            context=context,
+            page=page,
+            browser_pid=browser_pid,
+            driver_pid=driver_pid,
+            queue=queue,
+        )
+        self._run = run
+        self._dispatcher = asyncio.create_task(
+            self._dispatch(queue), name=f"wa-engine-events:{self.instance_id}"
+        )
+        wpp_config = {
+            "deviceName": self._config.device_name,
+            "disableGoogleAnalytics": True,
+            "poweredBy": self._config.device_name,
+        }
+        await context.expose_binding(_BINDING, lambda _source, data: self._on_page(run, data))
+        await context.add_init_script(f"window.WPPConfig = {json.dumps(wpp_config)};")
+        if self._config.wa_js_path is not None:
+            await context.add_init_script(path=self._config.wa_js_path)
+        await context.add_init_script(path=_BRIDGE_JS)
+        page.on("crash", lambda _page: self._lose(run, "page_crashed"))
+        page.on("close", lambda _page: self._lose(run, "page_closed"))
+        context.on("close", lambda _ctx: self._lose(run, "browser_closed"))
+        try:
+            await page.goto(self._config.wa_web_url, wait_until="load")
+            await page.wait_for_function(
+                "() => window.__waBridge && window.__waBridge.attached",
+                timeout=_ATTACH_TIMEOUT_MS,
+            )
+        except PlaywrightError as exc:
+            raise EngineError("wa_web_not_loaded", str(exc)) from exc
+
+    async def _abort_start(self, context: BrowserContext | None, owned: Playwright | None) -> None:
+        if self._run is not None:
+            await self._shutdown()
+            return
+        stray = self._process_tree(None, None)
+        if context is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(context.close(), _CLOSE_TIMEOUT_S)
+        if owned is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(owned.stop(), _CLOSE_TIMEOUT_S)
+        _processes.kill(stray | _processes.pids_using_profile(self.profile_dir))
+
+    async def stop(self) -> None:
+        async with self._lifecycle:
+            await self._shutdown()
+        await self._drain_events()
+
+    async def logout(self) -> None:
+        async with self._lifecycle:
+            if self.running:
+                self._stopping = True  # our own logout is not reported as LoggedOut
+                try:
+                    await self._command("logout", limit_s=15.0)
+                except EngineError as exc:
+                    log.warning(
+                        "wa logout failed; wiping the profile anyway",
+                        extra={"instance_id": self.instance_id, "code": exc.code},
+                    )
+            await self._shutdown()
+            _profile.wipe(self.profile_dir)
+        await self._drain_events()
+
+    async def _shutdown(self) -> None:
+        """Close the browser, then make sure no process of it is left. Emits nothing."""
+        run = self._run
+        if run is None:
+            return
+        self._stopping = True
+        tree = self._process_tree(run.browser_pid, run.driver_pid)
+        try:
+            await asyncio.wait_for(run.context.close(), _CLOSE_TIMEOUT_S)
+        except Exception as exc:  # a hung or dead browser: killed below
+            log.warning(
+                "browser close failed, killing its processes",
+                extra={"instance_id": self.instance_id, "error": repr(exc)},
+            )
+        _processes.kill(tree | self._process_tree(run.browser_pid, None))
+        if run.playwright is not None:
+            try:
+                await asyncio.wait_for(run.playwright.stop(), _CLOSE_TIMEOUT_S)
+            except Exception as exc:
+                log.warning(
+                    "playwright driver stop failed",
+                    extra={"instance_id": self.instance_id, "error": repr(exc)},
+                )
+        _processes.kill(tree | _processes.pids_using_profile(self.profile_dir))
+        await _wait_dead(tree)
+        run.queue.put_nowait(None)  # the dispatcher ends after the events already queued
+        self._run = None
+
+    async def _drain_events(self) -> None:
+        """Let the dispatcher deliver what is queued, then end it (bounded)."""
+        cleanup = self._cleanup_task
+        if cleanup is not None and cleanup is not asyncio.current_task():
+            await cleanup
+            self._cleanup_task = None
+        task = self._dispatcher
+        if task is None or task is asyncio.current_task():
+            return  # not started, or the sink itself called stop: it ends on its own
+        try:
+            await asyncio.wait_for(asyncio.shield(task), 2.0)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._dispatcher is task:
+            self._dispatcher = None
+
+    def _lose(self, run: _Run, reason: str) -> None:
+        """The browser side went away without us asking: report once and free the processes."""
+        if self._stopping or run.lost or self._run is not run:
+            return
+        run.lost = True
+        run.queue.put_nowait(Disconnected(self.instance_id, reason))
+        self._cleanup_task = asyncio.get_running_loop().create_task(
+            self._cleanup_lost(run), name=f"wa-engine-cleanup:{self.instance_id}"
+        )
+
+    async def _cleanup_lost(self, run: _Run) -> None:
+        async with self._lifecycle:
+            if self._run is run:
+                await self._shutdown()
+
+    # -- processes ------------------------------------------------------------------------
+
+    def _find_browser_pid(self) -> int | None:
+        using = _processes.pids_using_profile(self.profile_dir)
+        roots = [pid for pid in using if _parent_pid(pid) not in using]
+        return min(roots) if roots else None
+
+    def _process_tree(self, browser_pid: int | None, driver_pid: int | None) -> set[int]:
+        roots = {pid for pid in (browser_pid, driver_pid) if pid is not None}
+        return _processes.descendants(roots) | _processes.pids_using_profile(self.profile_dir)
+
+    def pids(self) -> list[int]:
+        run = self._run
+        if run is None:
+            return sorted(_processes.pids_using_profile(self.profile_dir))
+        return sorted(self._process_tree(run.browser_pid, run.driver_pid))
+
+    # -- events ---------------------------------------------------------------------------
+
+    async def _dispatch(self, queue: asyncio.Queue[EngineEvent | None]) -> None:
+        while True:
+            event = await queue.get()
+            if event is None:
+                return
+            try:
+                await self._sink(event)
+            except Exception:
+                log.exception(
+                    "event sink failed",
+                    extra={"instance_id": self.instance_id, "event": type(event).__name__},
+                )
+
+    def _on_page(self, run: _Run, data: Any) -> None:
+        if not isinstance(data, dict) or self._run is not run or run.lost or self._stopping:
+            return
+        try:
+            event = self._translate(run, data)
+        except (KeyError, TypeError, ValueError):
+            log.exception(
+                "unreadable page event", extra={"instance_id": self.instance_id, "data": data}
+            )
+            return
+        if event is not None:
+            run.queue.put_nowait(event)
+
+    def _translate(self, run: _Run, data: dict[str, Any]) -> EngineEvent | None:
+        kind = data.get("kind")
+        iid = self.instance_id
+        if kind == "qr":
+            code = str(data["code"])
+            if code == run.last_qr:
+                return None
+            run.last_qr = code
+            run.qr_count += 1
+            ttl = _FIRST_QR_TTL if run.qr_count == 1 else _NEXT_QR_TTL
+            return Qr(iid, code, datetime.now(UTC) + ttl)
+        if kind == "connected":
+            if run.connected:
+                return None
+            run.connected = True
+            run.last_qr = None
+            wid = _page_events.wid_without_device(str(data["wid"]))
+            return Connected(iid, wid, _page_events.phone_from_wid(wid))
+        if kind == "logged_out":
+            if not run.connected:
+                return None  # require_auth on the QR screen: nothing was lost
+            run.connected = False
+            run.qr_count = 0
+            return LoggedOut(iid, str(data["reason"]))
+        if kind == "message":
+            message = _page_events.message_event(iid, data["message"])
+            if not _remember(self._seen, message.serialized_id, None):
+                return None  # a ciphertext message fires chat.new_message twice
+            if message.mimetype is not None:
+                entry = (message.serialized_id, message.filename)
+                _remember(self._media, message.id, entry)
+                _remember(self._media, message.serialized_id, entry)
+            return message
+        if kind == "ack":
+            return _page_events.ack_event(iid, data)
+        if kind == "revoked":
+            return _page_events.revoked_event(iid, data)
+        if kind == "error":
+            log.warning("page listener failed", extra={"instance_id": iid, "detail": data})
+        elif kind == "qr_idle":
+            log.info("qr idle", extra={"instance_id": iid})
+        return None
+
+    # -- commands -------------------------------------------------------------------------
+
+    async def _command(self, name: str, *args: Any, limit_s: float = _COMMAND_TIMEOUT_S) -> Any:
+        run = self._run
+        if run is None or run.lost:
+            raise EngineError("not_running", f"engine {self.instance_id} is not running")
+        script = f"(args) => window.__waCommands.{name}(...args)"
+        try:
+            return await asyncio.wait_for(run.page.evaluate(script, list(args)), limit_s)
+        except TimeoutError as exc:
+            raise EngineError("wa_timeout", f"{name} timed out") from exc
+        except PlaywrightError as exc:
+            raise EngineError("wa_error", f"{name}: {exc.message}") from exc
+
+    async def send_text(self, chat_id: str, text: str, *, message_id: str) -> SentMessage:
+        result = await self._command("sendText", chat_id, text, message_id)
+        return SentMessage(id=str(result["id"]), serialized_id=str(result["serialized_id"]))
+
+    async def send_file(
+        self,
+        chat_id: str,
+        data: bytes,
+        *,
+        mimetype: str,
+        filename: str,
+        caption: str | None,
+        message_id: str,
+    ) -> SentMessage:
+        data_url = f"data:{mimetype};base64,{base64.b64encode(data).decode()}"
+        options = {
+            "mimetype": mimetype,
+            "filename": filename,
+            "caption": caption,
+            "messageId": message_id,
+        }
+        result = await self._command("sendFile", chat_id, data_url, options)
+        return SentMessage(id=str(result["id"]), serialized_id=str(result["serialized_id"]))
+
+    async def download_media(self, message_id: str) -> Media:
+        serialized, filename = self._media.get(message_id, (message_id, None))
+        result = await self._command("download", serialized)
+        mimetype, data = _decode_data_url(str(result["dataUrl"]))
+        return Media(data=data, mimetype=result.get("mimetype") or mimetype, filename=filename)
+
+    async def resolve_phone(self, phone: str) -> ResolvedId | None:
+        digits = _digits(phone)
+        result = await self._command("resolve", f"{digits}@c.us")
+        if result is None:
+            return None
+        return ResolvedId(wid=str(result["wid"]), lid=result.get("lid") or None)
+
+    async def request_pairing_code(self, phone: str) -> str:
+        code = str(await self._command("pairingCode", _digits(phone)))
+        run = self._run
+        if run is not None:
+            run.queue.put_nowait(PairingCode(self.instance_id, code))
+        return code
+
+
+def _digits(phone: str) -> str:
+    digits = re.sub(r"\D", "", phone)
+    if not digits:
+        raise EngineError("invalid_phone", f"no digits in {phone!r}")
+    return digits
+
+
+def _decode_data_url(url: str) -> tuple[str, bytes]:
+    header, _, payload = url.partition(",")
+    if not header.startswith("data:") or ";base64" not in header:
+        raise EngineError("wa_error", "media is not a base64 data URL")
+    try:
+        return header[5:].split(";")[0], base64.b64decode(payload, validate=True)
+    except binascii.Error as exc:
+        raise EngineError("wa_error", "media is not valid base64") from exc
+
+
+def _remember(store: OrderedDict[str, Any], key: str, value: Any) -> bool:
+    """Insert into a bounded insertion-ordered map; False when the key was already there."""
+    if key in store:
+        return False
+    store[key] = value
+    while len(store) > _SEEN_MESSAGES:
+        store.popitem(last=False)
+    return True
+
+
+def _parent_pid(pid: int | None) -> int | None:
+    if pid is None:
+        return None
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(raw[raw.rindex(")") + 2 :].split()[1])
+
+
+async def _wait_dead(pids: set[int]) -> None:
+    """Wait (bounded) until killed processes are gone; nothing to be notified by but /proc."""
+    for _ in range(60):
+        if not any(_processes.is_alive(pid) for pid in pids):
+            return
+        await asyncio.sleep(0.05)
+
+
+if TYPE_CHECKING:
+
+    def _implements_engine(engine: PlaywrightEngine) -> Engine:
+        return engine  # mypy proves PlaywrightEngine satisfies the Engine protocol

@@ -1,0 +1,225 @@
+// Page side of the Playwright engine. Injected with context.add_init_script after wa-js.
+// It waits for window.WPP, registers one listener per WPP.on event, turns Wids and MsgKeys into
+// strings (they must never be shipped to Python, docs/whatsapp-web.md) and forwards plain
+// objects to the binding `__waEmit`. It also exposes `window.__waCommands` for the engine's
+// commands, so that every Wid/MsgKey conversion lives in this one file.
+(() => {
+  if (window.top !== window || window.__waBridge) return;
+  window.__waBridge = { attached: false };
+
+  const emit = (kind, data) => {
+    try {
+      window.__waEmit({ kind, ...(data || {}) });
+    } catch (e) {
+      // The binding is gone while the page closes; nothing to report to.
+    }
+  };
+
+  const str = (value) => {
+    if (value === null || value === undefined) return null;
+    if (typeof value === 'string') return value;
+    if (typeof value._serialized === 'string') return value._serialized;
+    return String(value);
+  };
+
+  // A MsgKey-like value as {id, serialized, remote, fromMe}. A string is a serialized key:
+  // `<fromMe>_<remote>_<id>[_<participant>]`.
+  const key = (value) => {
+    if (value === null || value === undefined) return null;
+    if (typeof value === 'string') {
+      const parts = value.split('_');
+      return {
+        id: parts.length >= 3 ? parts[2] : value,
+        serialized: value,
+        remote: parts.length >= 3 ? parts[1] : null,
+        fromMe: parts[0] === 'true',
+      };
+    }
+    return {
+      id: value.id,
+      serialized: str(value),
+      remote: str(value.remote),
+      fromMe: !!value.fromMe,
+    };
+  };
+
+  const phoneOf = (wid) => {
+    const s = str(wid);
+    if (!s || !s.endsWith('@c.us')) return null;
+    return s.split('@')[0].split(':')[0];
+  };
+
+  // The phone WhatsApp gives for a contact: the user part of a @c.us id, or for a @lid id the
+  // contact's `phoneNumber` (never digits parsed from the LID).
+  const senderPhone = (msg, chatId, isGroup, fromMe) => {
+    const who = isGroup ? str(msg.author) : chatId;
+    if (who && who.endsWith('@c.us')) return phoneOf(who);
+    const contact = msg.senderObj || null;
+    if (contact && !fromMe && contact.phoneNumber) return phoneOf(contact.phoneNumber);
+    if (!isGroup && msg.chat && msg.chat.contact && msg.chat.contact.phoneNumber) {
+      return phoneOf(msg.chat.contact.phoneNumber);
+    }
+    return null;
+  };
+
+  const TEXT_TYPES = new Set(['chat', 'vcard']);
+
+  const serializeMsg = (msg) => {
+    const k = key(msg.id);
+    const chatId = k.remote || (k.fromMe ? str(msg.to) : str(msg.from));
+    const isGroup = !!msg.isGroupMsg || (chatId || '').endsWith('@g.us');
+    const quoted = msg.quotedMsgId ? key(msg.quotedMsgId) : null;
+    return {
+      id: k.id,
+      serialized_id: k.serialized,
+      chat_id: chatId,
+      from_me: k.fromMe,
+      type: msg.type || 'unknown',
+      body: TEXT_TYPES.has(msg.type) && typeof msg.body === 'string' ? msg.body : null,
+      caption: typeof msg.caption === 'string' ? msg.caption : null,
+      mimetype: msg.mimetype || null,
+      filename: msg.filename || null,
+      size: typeof msg.size === 'number' ? msg.size : null,
+      t: typeof msg.t === 'number' ? msg.t : Math.floor(Date.now() / 1000),
+      is_group: isGroup,
+      author: isGroup ? str(msg.author) : null,
+      notify_name: msg.notifyName || null,
+      quoted_id: quoted ? quoted.id : null,
+      sender_phone: senderPhone(msg, chatId, isGroup, k.fromMe),
+    };
+  };
+
+  const own = () => {
+    try {
+      return str(WPP.conn.getMyUserId());
+    } catch (e) {
+      return null;
+    }
+  };
+
+  // Connected needs both the login and the main screen; the order of the two events varies
+  // (main_ready also fires on the QR screen), so check the state on each and retry briefly
+  // until the own id is readable.
+  let connectedSent = false;
+  const tryConnected = (attempts) => {
+    if (connectedSent) return;
+    const conn = WPP.conn;
+    if (conn.isAuthenticated() && conn.isMainReady() && own()) {
+      connectedSent = true;
+      emit('connected', { wid: own() });
+    } else if (attempts > 0 && conn.isAuthenticated()) {
+      setTimeout(() => tryConnected(attempts - 1), 250);
+    }
+  };
+
+  const sendQr = (code) => {
+    if (code && code.fullCode) emit('qr', { code: code.fullCode });
+  };
+
+  const checkState = () => {
+    if (WPP.conn.isAuthenticated()) {
+      tryConnected(40);
+    } else {
+      sendQr(WPP.conn.getAuthCode());
+    }
+  };
+
+  const attach = () => {
+    const on = (name, cb) =>
+      WPP.on(name, (payload) => {
+        try {
+          cb(payload);
+        } catch (e) {
+          emit('error', { where: name, message: String(e && e.stack ? e.stack : e) });
+        }
+      });
+    on('conn.auth_code_change', (code) => sendQr(code));
+    on('conn.qrcode_idle', () => emit('qr_idle'));
+    on('conn.authenticated', () => tryConnected(40));
+    on('conn.main_ready', () => tryConnected(40));
+    on('conn.logout', () => {
+      connectedSent = false;
+      emit('logged_out', { reason: 'logout' });
+    });
+    on('conn.require_auth', () => {
+      connectedSent = false;
+      emit('logged_out', { reason: 'require_auth' });
+    });
+    on('chat.new_message', (msg) => emit('message', { message: serializeMsg(msg) }));
+    on('chat.msg_ack_change', (ev) =>
+      emit('ack', {
+        ack: ev.ack,
+        chat_id: str(ev.chat),
+        ids: (ev.ids || []).map((k) => key(k).id),
+      }),
+    );
+    on('chat.msg_revoke', (ev) => {
+      const ref = key(ev.refId);
+      if (ref) emit('revoked', { message_id: ref.id, chat_id: ref.remote || str(ev.from) });
+    });
+    WPP.loader.onReady(checkState);
+    window.__waBridge.attached = true;
+  };
+
+  const fileType = (mimetype) => {
+    if (/^(image|video|audio)\//.test(mimetype)) return 'auto-detect';
+    return 'document';
+  };
+
+  // wa-js takes `messageId` as a whole MsgKey (`true_<chat id>_<id>`), fromMe, whose remote must
+  // equal the chat's own id (checked in wa-js's prepareRawMessage). The chat's id can differ from
+  // what we were given (e.g. a contact migrated to a LID), so ask WPP.chat.find for it.
+  const reservedKey = async (chatId, messageId) => {
+    const chat = await WPP.chat.find(chatId);
+    return `true_${str(chat.id)}_${messageId}`;
+  };
+
+  const sent = (result, messageId) => {
+    const serialized = str(result.id);
+    return { id: key(serialized).id || messageId, serialized_id: serialized };
+  };
+
+  window.__waCommands = {
+    async sendText(chatId, text, messageId) {
+      const result = await WPP.chat.sendTextMessage(chatId, text, {
+        createChat: true,
+        messageId: await reservedKey(chatId, messageId),
+      });
+      return sent(result, messageId);
+    },
+    async sendFile(chatId, dataUrl, opts) {
+      const result = await WPP.chat.sendFileMessage(chatId, dataUrl, {
+        type: fileType(opts.mimetype),
+        caption: opts.caption || undefined,
+        filename: opts.filename,
+        mimetype: opts.mimetype,
+        createChat: true,
+        messageId: await reservedKey(chatId, opts.messageId),
+      });
+      return sent(result, opts.messageId);
+    },
+    async download(serializedId) {
+      const blob = await WPP.chat.downloadMedia(serializedId);
+      return { dataUrl: await WPP.util.blobToBase64(blob), mimetype: blob.type || null };
+    },
+    async resolve(phone) {
+      const found = await WPP.contact.queryWidExists(phone);
+      if (!found) return null;
+      return { wid: str(found.wid), lid: str(found.lid) };
+    },
+    async pairingCode(phone) {
+      return await WPP.conn.genLinkDeviceCodeForPhoneNumber(phone, true);
+    },
+    async logout() {
+      if (!WPP.conn.isAuthenticated()) return false;
+      return await WPP.conn.logout();
+    },
+  };
+
+  const timer = setInterval(() => {
+    if (window.WPP && typeof window.WPP.on === 'function' && window.WPP.loader) {
+      clearInterval(timer);
+      attach();
+    }
+  }, 50);
+})();

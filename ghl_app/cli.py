@@ -1,0 +1,113 @@
+"""The `ghl-whatsapp` command: serve, migrate, doctor.
+
+Expected misconfiguration ends with one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import logging
+import socket
+import sys
+
+from ghl_app import db
+from ghl_app.errors import ConfigError
+from ghl_app.logs import configure_logging
+from ghl_app.settings import Settings, load_settings
+
+log = logging.getLogger("ghl_app")
+
+
+def _fail(message: str) -> int:
+    print(f"ghl-whatsapp: {message}", file=sys.stderr)
+    return 2
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"PORT={port} on {host} is already in use: stop the other server or set PORT"
+                ) from None
+            raise ConfigError(f"HOST={host} PORT={port} cannot be used ({exc.strerror})") from None
+
+
+def serve(settings: Settings) -> int:
+    import uvicorn
+
+    from web.app import create_app
+
+    _check_port_free(settings.host, settings.port)
+    asyncio.run(db.apply_migrations(settings.database_url))
+    log.info("migrations applied, serving on %s:%d", settings.host, settings.port)
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=True,
+        forwarded_allow_ips="*",
+        log_config=None,
+        ws="websockets-sansio",
+        timeout_graceful_shutdown=20,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 1
+
+
+def migrate(settings: Settings) -> int:
+    asyncio.run(db.apply_migrations(settings.database_url))
+    print(f"migrations applied to {settings.database_url.split('@')[-1]}")
+    return 0
+
+
+def fetch_wajs(settings: Settings) -> int:
+    from connectors.base import EngineError
+    from connectors.wajs import ensure_wajs
+
+    if settings.wa_js_disabled:
+        print("WA_JS=none: nothing to fetch")
+        return 0
+    try:
+        path = asyncio.run(
+            ensure_wajs(settings.wa_js, settings.cache_dir, registry_url=settings.wa_js_registry)
+        )
+    except EngineError as exc:
+        return _fail(f"wa-js {settings.wa_js} could not be fetched: {exc}")
+    print(f"wa-js {settings.wa_js} verified and cached at {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="ghl-whatsapp", description="WhatsApp for GoHighLevel")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="apply pending migrations, then serve on HOST:PORT")
+    sub.add_parser("migrate", help="apply pending migrations")
+    sub.add_parser("doctor", help="check this machine and the settings")
+    sub.add_parser("fetch-wajs", help="download, verify and cache the pinned wa-js")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        if args.command == "serve":
+            code = serve(settings)
+        elif args.command == "migrate":
+            code = migrate(settings)
+        elif args.command == "fetch-wajs":
+            code = fetch_wajs(settings)
+        else:
+            from ghl_app.doctor import doctor
+
+            code = doctor(settings)
+    except ConfigError as exc:
+        code = _fail(str(exc))
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)

@@ -1,0 +1,58 @@
+"""Database wiring: the Tortoise config, migrations, and a health probe."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.migrations.api import migrate as migrate_api
+
+from ghl_app.errors import ConfigError
+
+MODELS_MODULE = "ghl_app.models"
+MIGRATIONS_MODULE = "migrations"
+APP_LABEL = "models"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": database_url},
+        "apps": {
+            APP_LABEL: {
+                "models": [MODELS_MODULE],
+                "migrations": MIGRATIONS_MODULE,
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+async def apply_migrations(database_url: str) -> None:
+    """Apply every pending migration, then close the connections it opened."""
+    try:
+        await migrate_api(config=tortoise_config(database_url))
+    except (OSError, ConnectionError) as exc:
+        raise ConfigError(
+            f"DATABASE_URL: cannot reach the database ({_describe(exc)}): check host, port and "
+            "credentials"
+        ) from None
+    except Exception as exc:
+        if type(exc).__module__.startswith(("asyncpg", "sqlite3", "tortoise")):
+            raise ConfigError(
+                f"DATABASE_URL: the database refused the migrations ({_describe(exc)})"
+            ) from None
+        raise
+    finally:
+        await Tortoise.close_connections()
+
+
+async def ping() -> None:
+    """A round trip to the database; raises when it does not answer."""
+    await connections.get("default").execute_query("SELECT 1")

@@ -1,0 +1,233 @@
+"""The data model. Tortoise models are the repository: no extra layers on top.
+
+Model docstrings become SQL table comments, and Tortoise splits migration SQL on semicolons,
+so they hold none.
+
+Every row that belongs to a sub-account carries its GHL location id, and every query made on a
+user's behalf filters on it (isolation between sub-accounts is a security property).
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class InstanceStatus(StrEnum):
+    STOPPED = "stopped"
+    STARTING = "starting"
+    QR = "qr"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    LOGGED_OUT = "logged_out"
+    FAILED = "failed"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"  # WhatsApp contact -> GHL
+    OUTBOUND = "outbound"  # GHL user or the phone's owner -> WhatsApp contact
+
+
+class Origin(StrEnum):
+    WHATSAPP = "whatsapp"  # a contact wrote to the number
+    PHONE = "phone"  # the number's owner typed it on the phone
+    GHL = "ghl"  # a reply typed in GHL Conversations
+
+
+class MessageStatus(StrEnum):
+    RECEIVED = "received"  # stored, not yet in GHL
+    SYNCED = "synced"  # posted into GHL
+    PENDING = "pending"  # outbound, stored, not yet sent
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"  # parked after its last attempt; retryable from the page
+
+
+class Company(Model):
+    """An agency (Company-level) install: its token mints location tokens."""
+
+    id = fields.IntField(primary_key=True)
+    company_id = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=255, default="")
+    access_token_enc = fields.TextField(null=True)
+    refresh_token_enc = fields.TextField(null=True)
+    expires_at = fields.DatetimeField(null=True)
+    scopes = fields.TextField(default="")
+    user_id = fields.CharField(max_length=64, null=True)
+    installed_at = fields.DatetimeField(null=True)
+    uninstalled_at = fields.DatetimeField(null=True)
+    needs_reinstall = fields.BooleanField(default=False)
+    reinstall_reason = fields.TextField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "companies"
+
+
+class Location(Model):
+    """A GHL sub-account that installed the app, with its (encrypted) OAuth tokens."""
+
+    id = fields.IntField(primary_key=True)
+    location_id = fields.CharField(max_length=64, unique=True)
+    company_id = fields.CharField(max_length=64, null=True, db_index=True)
+    name = fields.CharField(max_length=255, default="")
+    access_token_enc = fields.TextField(null=True)
+    refresh_token_enc = fields.TextField(null=True)
+    expires_at = fields.DatetimeField(null=True)
+    scopes = fields.TextField(default="")
+    # "Location" when GHL issued the token to the location itself, "Company" when we minted it
+    # from the agency token (then it is re-minted, not refreshed, when it cannot be refreshed).
+    user_type = fields.CharField(max_length=16, default="Location")
+    installed_at = fields.DatetimeField(null=True)
+    uninstalled_at = fields.DatetimeField(null=True)
+    needs_reinstall = fields.BooleanField(default=False)
+    reinstall_reason = fields.TextField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "locations"
+
+    @property
+    def is_installed(self) -> bool:
+        return self.installed_at is not None and self.uninstalled_at is None
+
+
+class Instance(Model):
+    """One WhatsApp number of a location: its session state lives here."""
+
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    location: fields.ForeignKeyRelation[Location] = fields.ForeignKeyField(
+        "models.Location",
+        related_name="instances",
+        to_field="location_id",
+        on_delete=fields.CASCADE,
+    )
+    location_id: str
+    name = fields.CharField(max_length=100)
+    status = fields.CharEnumField(InstanceStatus, max_length=16, default=InstanceStatus.STOPPED)
+    phone_number = fields.CharField(max_length=32, null=True)
+    wa_id = fields.CharField(max_length=128, null=True)
+    last_error = fields.TextField(null=True)
+    is_default = fields.BooleanField(default=False)
+    groups_enabled = fields.BooleanField(default=False)
+    connected_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "instances"
+        unique_together = (("location", "name"),)
+
+
+class Contact(Model):
+    """A WhatsApp chat of a location mapped to its GHL contact and conversation."""
+
+    id = fields.IntField(primary_key=True)
+    location: fields.ForeignKeyRelation[Location] = fields.ForeignKeyField(
+        "models.Location", related_name="contacts", to_field="location_id", on_delete=fields.CASCADE
+    )
+    location_id: str
+    chat_id = fields.CharField(max_length=128)
+    lid = fields.CharField(max_length=128, null=True, db_index=True)
+    phone_e164 = fields.CharField(max_length=32, null=True, db_index=True)
+    name = fields.CharField(max_length=255, null=True)
+    is_group = fields.BooleanField(default=False)
+    ghl_contact_id = fields.CharField(max_length=64, null=True, db_index=True)
+    ghl_conversation_id = fields.CharField(max_length=64, null=True)
+    last_instance: fields.ForeignKeyNullableRelation[Instance] = fields.ForeignKeyField(
+        "models.Instance", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    last_instance_id: uuid.UUID | None
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "contacts"
+        unique_together = (("location", "chat_id"),)
+
+
+class Message(Model):
+    """One message either way, mapping WhatsApp ids to GHL ids (no echo, no duplicate)."""
+
+    id = fields.IntField(primary_key=True)
+    instance: fields.ForeignKeyNullableRelation[Instance] = fields.ForeignKeyField(
+        "models.Instance", related_name="messages", null=True, on_delete=fields.CASCADE
+    )
+    instance_id: uuid.UUID | None
+    location: fields.ForeignKeyRelation[Location] = fields.ForeignKeyField(
+        "models.Location", related_name="messages", to_field="location_id", on_delete=fields.CASCADE
+    )
+    location_id: str
+    contact: fields.ForeignKeyNullableRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="messages", null=True, on_delete=fields.SET_NULL
+    )
+    contact_id: int | None
+    direction = fields.CharEnumField(Direction, max_length=8)
+    origin = fields.CharEnumField(Origin, max_length=8)
+    wa_message_id = fields.CharField(max_length=128, null=True)
+    ghl_message_id = fields.CharField(max_length=64, null=True, unique=True)
+    body = fields.TextField(null=True)
+    media: dict[str, Any] | None = fields.JSONField(null=True)
+    status = fields.CharEnumField(MessageStatus, max_length=16)
+    error = fields.TextField(null=True)
+    sent_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "messages"
+        unique_together = (("instance", "wa_message_id"),)
+
+
+class Job(Model):
+    """The durable outbox: inserted first, processed after, retried, never held only in memory."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=64)
+    payload: dict[str, Any] = fields.JSONField()
+    # Jobs sharing an ordering key (instance + chat) run strictly one after another.
+    ordering_key = fields.CharField(max_length=255, db_index=True)
+    location_id = fields.CharField(max_length=64, null=True, db_index=True)
+    status = fields.CharEnumField(JobStatus, max_length=16, default=JobStatus.QUEUED, db_index=True)
+    attempts = fields.IntField(default=0)
+    max_attempts = fields.IntField(default=8)
+    run_after = fields.DatetimeField(db_index=True)
+    last_error = fields.TextField(null=True)
+    lease_owner = fields.CharField(max_length=64, null=True)
+    lease_expires_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "jobs"
+
+
+class WebhookReceipt(Model):
+    """Every verified webhook, once: a repeated webhookId is a conflict here, so it is done once."""
+
+    id = fields.IntField(primary_key=True)
+    webhook_id = fields.CharField(max_length=128, unique=True)
+    kind = fields.CharField(max_length=64)
+    location_id = fields.CharField(max_length=64, null=True)
+    company_id = fields.CharField(max_length=64, null=True)
+    payload: dict[str, Any] = fields.JSONField()
+    handled_at = fields.DatetimeField(null=True)
+    received_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "webhook_receipts"

@@ -1,0 +1,276 @@
+"""Every setting the app reads, in one place (names fixed by shared/docs/contract.md).
+
+`load_settings()` reads the environment once, casts strictly and raises `ConfigError` with one
+line naming the setting and the fix. Nothing else in the code reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ghl_app.errors import ConfigError
+
+# Pinned wa-js: the version whatsapp-web.md was checked against.
+DEFAULT_WA_JS_VERSION = "4.6.0"
+# GHL's Ed25519 webhook key as published for marketplace apps (ghl-api.md; overridable).
+DEFAULT_GHL_ED25519_KEY = "MCowBQYDK2VwAyEAi2HR1srL4o18O8BRa7gVJY7G7bupbN3H9AwJrHCDiOg="
+# Chromium + WhatsApp Web measured at roughly 200 MB a session beyond the first (whatsapp-web.md).
+_MEMORY_PER_SESSION = 250 * 1024 * 1024
+_MEMORY_RESERVED = 512 * 1024 * 1024
+
+ENV_NAMES = (
+    "DATA_DIR",
+    "DATABASE_URL",
+    "PUBLIC_URL",
+    "HOST",
+    "PORT",
+    "APP_SECRET",
+    "GHL_CLIENT_ID",
+    "GHL_CLIENT_SECRET",
+    "GHL_SHARED_SECRET",
+    "GHL_CONVERSATION_PROVIDER_ID",
+    "GHL_API_URL",
+    "GHL_MARKETPLACE_URL",
+    "GHL_WEBHOOK_ED25519_KEY",
+    "GHL_WEBHOOK_RSA_KEY",
+    "WA_WEB_URL",
+    "WA_JS",
+    "CHROMIUM_PATH",
+    "MAX_SESSIONS",
+    # Additions beyond the contract (documented in the README settings table).
+    "RENDER_EXTERNAL_URL",
+    "FRAME_ANCESTORS",
+    "LOG_LEVEL",
+    "QR_TIMEOUT_SECONDS",
+    "WA_DEVICE_NAME",
+    "WA_JS_REGISTRY",
+)
+
+GHL_REQUIRED = (
+    "GHL_CLIENT_ID",
+    "GHL_CLIENT_SECRET",
+    "GHL_SHARED_SECRET",
+    "GHL_CONVERSATION_PROVIDER_ID",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    public_url: str
+    host: str
+    port: int
+    app_secret: str
+    ghl_client_id: str
+    ghl_client_secret: str
+    ghl_shared_secret: str
+    ghl_conversation_provider_id: str
+    ghl_api_url: str
+    ghl_marketplace_url: str
+    ghl_webhook_ed25519_key: str
+    ghl_webhook_rsa_key: str
+    wa_web_url: str
+    wa_js: str
+    chromium_path: str | None
+    max_sessions: int
+    frame_ancestors: tuple[str, ...] = ()
+    log_level: str = "INFO"
+    qr_timeout_seconds: float = 120.0
+    wa_device_name: str = "WhatsApp for GoHighLevel"
+    wa_js_registry: str = "https://registry.npmjs.org"
+    missing_ghl: tuple[str, ...] = field(default=())
+
+    @property
+    def oauth_redirect_uri(self) -> str:
+        return f"{self.public_url}/oauth/callback"
+
+    @property
+    def profiles_dir(self) -> Path:
+        return self.data_dir / "profiles"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def wa_js_disabled(self) -> bool:
+        return self.wa_js == "none"
+
+    @property
+    def app_id(self) -> str:
+        """GHL's appId is the part of the client id before the first dash (ghl-api.md)."""
+        return self.ghl_client_id.split("-")[0]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _get(env: dict[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _url(env: dict[str, str], name: str, default: str) -> str:
+    value = _get(env, name) or default
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"{name}={value!r} is not an http(s) URL: set it like https://example.com"
+        )
+    return value.rstrip("/")
+
+
+def _int(env: dict[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name}={raw!r} is not a whole number: set it to e.g. {default}"
+        ) from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is out of range: use a number from {low} to {high}")
+    return value
+
+
+def _float(env: dict[str, str], name: str, default: float, *, low: float) -> float:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number: set it to e.g. {default}") from None
+    if value < low:
+        raise ConfigError(f"{name}={value} is too small: use at least {low}")
+    return value
+
+
+def _database_url(env: dict[str, str], data_dir: Path) -> str:
+    value = _get(env, "DATABASE_URL") or f"sqlite://{data_dir / 'app.db'}"
+    scheme = value.split("://", 1)[0] if "://" in value else ""
+    if scheme == "postgresql":
+        # Render and most hosts hand out postgresql://; Tortoise wants postgres://.
+        value = "postgres://" + value.split("://", 1)[1]
+        scheme = "postgres"
+    if scheme not in ("sqlite", "postgres", "asyncpg"):
+        raise ConfigError(
+            f"DATABASE_URL={value!r} is not supported: use sqlite:///path/app.db or "
+            "postgres://user:password@host:5432/db"
+        )
+    if scheme == "sqlite" and value[len("sqlite://") :] in ("", ":memory:"):
+        raise ConfigError("DATABASE_URL must name a SQLite file, e.g. sqlite://./data/app.db")
+    return value
+
+
+def _max_sessions_default() -> int:
+    try:
+        meminfo = Path("/proc/meminfo").read_text()
+        total_kb = int(next(line.split()[1] for line in meminfo.splitlines() if "MemTotal" in line))
+    except (OSError, StopIteration, ValueError):
+        return 4
+    return max(1, (total_kb * 1024 - _MEMORY_RESERVED) // _MEMORY_PER_SESSION)
+
+
+def _data_dir(env: dict[str, str]) -> Path:
+    data_dir = Path(_get(env, "DATA_DIR") or "./data").expanduser().resolve()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        probe = data_dir / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"DATA_DIR={data_dir} is not writable ({exc.strerror}): point DATA_DIR at a folder "
+            "this user can write, or fix its permissions"
+        ) from None
+    return data_dir
+
+
+def _app_secret(env: dict[str, str], data_dir: Path) -> str:
+    """Use APP_SECRET, else the one generated on first start and kept in DATA_DIR.
+
+    Keeping it means a restart does not invalidate page tokens or the encrypted GHL tokens.
+    """
+    value = _get(env, "APP_SECRET")
+    if value is not None:
+        if len(value) < 16:
+            raise ConfigError("APP_SECRET is shorter than 16 characters: use a long random value")
+        return value
+    path = data_dir / "app_secret"
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(48)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(value)
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return value
+
+
+def _chromium_path(env: dict[str, str]) -> str | None:
+    explicit = _get(env, "CHROMIUM_PATH")
+    if explicit is not None:
+        if not Path(explicit).is_file():
+            raise ConfigError(
+                f"CHROMIUM_PATH={explicit} does not exist: install chromium or unset CHROMIUM_PATH"
+            )
+        return explicit
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    data_dir = _data_dir(env)
+    public_default = _get(env, "RENDER_EXTERNAL_URL") or "http://localhost:8000"
+    wa_js = _get(env, "WA_JS") or DEFAULT_WA_JS_VERSION
+    if wa_js != "none" and not all(part.isdigit() for part in wa_js.split(".")):
+        raise ConfigError(
+            f"WA_JS={wa_js!r} is not a version: use e.g. {DEFAULT_WA_JS_VERSION} or none"
+        )
+    frame_ancestors = tuple((_get(env, "FRAME_ANCESTORS") or "").replace(",", " ").split())
+    log_level = (_get(env, "LOG_LEVEL") or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"LOG_LEVEL={log_level!r} is unknown: use DEBUG, INFO, WARNING or ERROR")
+    return Settings(
+        data_dir=data_dir,
+        database_url=_database_url(env, data_dir),
+        public_url=_url(env, "PUBLIC_URL", public_default),
+        host=_get(env, "HOST") or "127.0.0.1",
+        port=_int(env, "PORT", 8000, low=1, high=65535),
+        app_secret=_app_secret(env, data_dir),
+        ghl_client_id=_get(env, "GHL_CLIENT_ID") or "",
+        ghl_client_secret=_get(env, "GHL_CLIENT_SECRET") or "",
+        ghl_shared_secret=_get(env, "GHL_SHARED_SECRET") or "",
+        ghl_conversation_provider_id=_get(env, "GHL_CONVERSATION_PROVIDER_ID") or "",
+        ghl_api_url=_url(env, "GHL_API_URL", "https://services.leadconnectorhq.com"),
+        ghl_marketplace_url=_url(env, "GHL_MARKETPLACE_URL", "https://marketplace.gohighlevel.com"),
+        ghl_webhook_ed25519_key=_get(env, "GHL_WEBHOOK_ED25519_KEY") or DEFAULT_GHL_ED25519_KEY,
+        ghl_webhook_rsa_key=_get(env, "GHL_WEBHOOK_RSA_KEY") or "",
+        wa_web_url=_url(env, "WA_WEB_URL", "https://web.whatsapp.com"),
+        wa_js=wa_js,
+        chromium_path=_chromium_path(env),
+        max_sessions=_int(env, "MAX_SESSIONS", _max_sessions_default(), low=1, high=10_000),
+        frame_ancestors=frame_ancestors,
+        log_level=log_level,
+        qr_timeout_seconds=_float(env, "QR_TIMEOUT_SECONDS", 120.0, low=1.0),
+        wa_device_name=_get(env, "WA_DEVICE_NAME") or "WhatsApp for GoHighLevel",
+        wa_js_registry=_url(env, "WA_JS_REGISTRY", "https://registry.npmjs.org"),
+        missing_ghl=tuple(name for name in GHL_REQUIRED if not _get(env, name)),
+    )

@@ -1,0 +1,42 @@
+"""Fixtures shared by every test folder: settings on a temporary DATA_DIR, a migrated SQLite
+file with the ORM initialised, the fake WhatsApp Web page and Chromium."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from support.app_server import test_settings
+from support.wa_fixture import (  # noqa: F401  (pytest finds fixtures by name here)
+    chromium_path,
+    make_engine,
+    wa_fixture_server,
+)
+from tortoise import Tortoise
+
+from ghl_app.db import apply_migrations, tortoise_config
+from ghl_app.settings import Settings
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    return test_settings(str(data_dir))
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[str]:
+    """The real migrations applied to a fresh SQLite file, and the ORM initialised on it."""
+    await apply_migrations(settings.database_url)
+    await Tortoise.init(config=tortoise_config(settings.database_url))
+    try:
+        yield settings.database_url
+    finally:
+        await Tortoise.close_connections()

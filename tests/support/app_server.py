@@ -1,0 +1,76 @@
+"""Run the real app over real sockets inside a test: uvicorn on 127.0.0.1 and a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+
+from ghl_app.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class RunningApp:
+    app: Starlette
+    url: str
+    server: uvicorn.Server
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url[len("http") :]
+
+    def client(self, **kwargs: object) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+
+@contextlib.asynccontextmanager
+async def run_app(app: Starlette, port: int | None = None) -> AsyncIterator[RunningApp]:
+    port = port or free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, lifespan="on", ws="websockets-sansio"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(400):
+            if server.started:
+                break
+            if task.done():
+                task.result()
+                raise RuntimeError("app server stopped during start-up")
+            await asyncio.sleep(0.025)
+        else:
+            raise RuntimeError("app server did not start")
+        yield RunningApp(app=app, url=f"http://127.0.0.1:{port}", server=server)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=30)
+
+
+def test_settings(data_dir: str, **env: str) -> Settings:
+    from ghl_app.settings import load_settings
+
+    base = {
+        "DATA_DIR": data_dir,
+        "APP_SECRET": "test-secret-0123456789abcdef",
+        "GHL_CLIENT_ID": "6650f0e1a2b3c4d5e6f70819-lx0abcd",
+        "GHL_CLIENT_SECRET": "client-secret",
+        "GHL_SHARED_SECRET": "shared-secret",
+        "GHL_CONVERSATION_PROVIDER_ID": "provider-1",
+        "WA_JS": "none",
+        "MAX_SESSIONS": "8",
+    }
+    base.update(env)
+    return load_settings(base)

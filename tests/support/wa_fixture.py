@@ -1,0 +1,226 @@
+"""Reusable support for tests that need the fake WhatsApp Web page.
+
+Import it as `support.wa_fixture` (tests/ is on pytest's pythonpath) and re-export the
+pytest fixtures from a conftest:
+
+    from support.wa_fixture import chromium_path, wa_fixture_server  # noqa: F401
+
+- `wa_fixture_server` (session): serves tests/fixtures/wa over HTTP on 127.0.0.1; `.url(**q)`
+  gives the page URL with query parameters (`qr_first_ms`, `qr_ms`, `qr_max`, `ready_ms`,
+  `auto_ack`).
+- `chromium_path` (session): the Chromium to launch; fails with the fix when there is none.
+- `EventRecorder`: an EventSink that records events and lets a test await one.
+- `make_engine` (function): builds PlaywrightEngines on the fixture page (temporary profile,
+  fast QR rotation) and stops them after the test; returns (engine, recorder).
+- `FakeWhatsApp(page)`: drives `window.__fixture` (the phone and the network).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import functools
+import http.server
+import os
+import socketserver
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import pytest
+from playwright.async_api import Page
+
+from connectors.events import EngineEvent
+from connectors.playwright_engine import PlaywrightConfig, PlaywrightEngine
+from connectors.wajs import find_chromium
+
+FIXTURE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "wa"
+
+E = TypeVar("E")
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def end_headers(self) -> None:
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+
+class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class StaticServer:
+    """A static HTTP server for one folder on 127.0.0.1, on a free port, in a thread."""
+
+    def __init__(self, directory: Path) -> None:
+        handler = functools.partial(_QuietHandler, directory=str(directory))
+        self._httpd = _Server(("127.0.0.1", 0), handler)
+        self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> StaticServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(5)
+
+    def url(self, path: str = "index.html", **query: Any) -> str:
+        qs = f"?{urlencode(query)}" if query else ""
+        return f"{self.base_url}/{path}{qs}"
+
+
+@pytest.fixture(scope="session")
+def wa_fixture_server() -> Iterator[StaticServer]:
+    with StaticServer(FIXTURE_DIR) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = os.environ.get("CHROMIUM_PATH") or find_chromium()
+    if not path:
+        pytest.fail(
+            "no Chromium found: install Debian's chromium (bash scripts/system-deps.sh) or set CHROMIUM_PATH"
+        )
+    return path
+
+
+class EventRecorder:
+    """An EventSink that keeps every event and wakes waiters."""
+
+    def __init__(self) -> None:
+        self.events: list[EngineEvent] = []
+        self._changed = asyncio.Event()
+
+    async def __call__(self, event: EngineEvent) -> None:
+        self.events.append(event)
+        self._changed.set()
+
+    def of(self, kind: type[E]) -> list[E]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    async def wait_for(
+        self,
+        kind: type[E],
+        predicate: Callable[[E], bool] = lambda _e: True,
+        *,
+        timeout: float = 5.0,
+        count: int = 1,
+    ) -> E:
+        """The `count`-th event of `kind` matching `predicate` (waiting for it if needed)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                found = [e for e in self.of(kind) if predicate(e)]
+                if len(found) >= count:
+                    return found[count - 1]
+                self._changed.clear()
+                await self._changed.wait()
+
+
+# Fast QR rotation for the tests; the defaults imitate WhatsApp (60 s, then 20 s).
+FAST = {"qr_first_ms": 600, "qr_ms": 300, "qr_max": 6}
+
+EngineMaker = Callable[..., Awaitable[tuple[PlaywrightEngine, EventRecorder]]]
+
+
+@pytest.fixture
+async def make_engine(
+    tmp_path: Path, chromium_path: str, wa_fixture_server: StaticServer
+) -> AsyncIterator[EngineMaker]:
+    """Builds (and afterwards stops) engines on the fixture page; started unless start=False."""
+    engines: list[PlaywrightEngine] = []
+
+    async def make(
+        *,
+        profile: Path | None = None,
+        start: bool = True,
+        query: dict[str, Any] | None = None,
+        instance_id: str = "inst-1",
+    ) -> tuple[PlaywrightEngine, EventRecorder]:
+        recorder = EventRecorder()
+        config = PlaywrightConfig(
+            chromium_path=chromium_path,
+            wa_web_url=wa_fixture_server.url(**(FAST if query is None else query)),
+            wa_js_path=None,
+            device_name="GHL WhatsApp test",
+        )
+        engine = PlaywrightEngine(instance_id, profile or tmp_path / "profile", recorder, config)
+        engines.append(engine)
+        if start:
+            await engine.start()
+        return engine, recorder
+
+    yield make
+    for engine in engines:
+        await engine.stop()
+
+
+class FakeWhatsApp:
+    """Drives the fixture page's `window.__fixture`: what the phone and the network do."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+
+    async def _call(self, name: str, *args: Any) -> Any:
+        return await self.page.evaluate(
+            "([name, args]) => window.__fixture[name](...args)", [name, list(args)]
+        )
+
+    async def scan(self, phone: str, device: int | None = None) -> None:
+        await self._call("scan", phone, device)
+
+    async def confirm_pairing(self) -> None:
+        await self._call("confirmPairing")
+
+    async def deliver(self, **opts: Any) -> dict[str, str]:
+        """See fake-wpp.js `deliver`; `media=(bytes, mimetype, filename)` is encoded here."""
+        media = opts.pop("media", None)
+        if media is not None:
+            data, mimetype, filename = media
+            opts["media"] = {
+                "base64": base64.b64encode(data).decode(),
+                "mimetype": mimetype,
+                "filename": filename,
+            }
+        result: dict[str, str] = await self._call("deliver", opts)
+        return result
+
+    async def phone_typed(self, chat: str, text: str) -> dict[str, str]:
+        result: dict[str, str] = await self._call("phoneTyped", chat, text)
+        return result
+
+    async def ack(self, ids: list[str], level: int) -> None:
+        await self._call("ack", ids, level)
+
+    async def revoke(self, message_id: str) -> None:
+        await self._call("revoke", message_id)
+
+    async def logout_from_phone(self) -> None:
+        await self._call("logoutFromPhone")
+
+    async def sent(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._call("sent")
+        return result
+
+    async def known_numbers(self, mapping: dict[str, dict[str, Any]]) -> None:
+        await self._call("knownNumbers", mapping)
+
+    async def state(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("state")
+        return result
+
+    async def crash(self) -> None:
+        """Crash the renderer, as an out-of-memory kill would (JS cannot do this itself)."""
+        session = await self.page.context.new_cdp_session(self.page)
+        with contextlib.suppress(Exception):  # the session dies with the renderer
+            await session.send("Page.crash")

@@ -1,0 +1,55 @@
+"""The Starlette application: routes, error handlers, and a lifespan that owns the ORM and every
+background task."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from tortoise.contrib.starlette import RegisterTortoise
+
+from ghl_app.db import tortoise_config
+from ghl_app.errors import AppError
+from ghl_app.services import Services
+from ghl_app.settings import Settings, load_settings
+from web import health
+from web.errors import app_error_handler, http_error_handler, unexpected_error_handler
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+    services = Services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Tortoise keeps its connections in a context variable. The lifespan runs in its own
+        # context, so the global fallback makes the ORM visible to requests and tasks too.
+        async with RegisterTortoise(
+            app, config=tortoise_config(settings.database_url), _enable_global_fallback=True
+        ):
+            await services.start()
+            log.info("app started on %s", settings.public_url)
+            try:
+                yield
+            finally:
+                log.info("app stopping")
+                await services.stop()
+
+    routes = [*health.routes]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            AppError: app_error_handler,
+            HTTPException: http_error_handler,
+            Exception: unexpected_error_handler,
+        },
+    )
+    app.state.services = services
+    app.state.settings = settings
+    return app

@@ -1,0 +1,35 @@
+"""Turning errors into the contract's JSON shape `{"error": {"code", "message"}}`."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ghl_app.errors import AppError
+
+log = logging.getLogger(__name__)
+
+
+def error_response(code: str, message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+async def app_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    if exc.status >= 500:
+        log.error("%s %s failed: %s (%s)", request.method, request.url.path, exc.message, exc.code)
+    return error_response(exc.code, exc.message, exc.status)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return error_response(code, str(exc.detail), exc.status_code)
+
+
+async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
+    log.error("%s %s raised", request.method, request.url.path, exc_info=exc)
+    return error_response("internal_error", "Something went wrong on our side.", 500)

@@ -41,5 +41,5 @@ class TaskSupervisor:
             _, pending = await asyncio.wait(tasks, timeout=grace_s)
             for task in pending:
                 log.warning(
-                    "background task %s did not stop within %.0fs", task.get_name(), timeout
+                    "background task %s did not stop within %.0fs", task.get_name(), grace_s
                 )

@@ -90,7 +90,7 @@ def chromium_path() -> str:
     path = os.environ.get("CHROMIUM_PATH") or find_chromium()
     if not path:
         pytest.fail(
-            "no Chromium found: install Debian's chromium (bash scripts/system-deps.sh) or set CHROMIUM_PATH"
+            "no Chromium: run `bash scripts/system-deps.sh` or set CHROMIUM_PATH"
         )
     return path
 

@@ -41,13 +41,14 @@ def _check_port_free(host: str, port: int) -> None:
 def serve(settings: Settings) -> int:
     import uvicorn
 
-    from web.app import create_app
-
     _check_port_free(settings.host, settings.port)
     asyncio.run(db.apply_migrations(settings.database_url))
     log.info("migrations applied, serving on %s:%d", settings.host, settings.port)
+    # By import string: ghl_app never imports web (architecture.md); the factory reads the
+    # same environment these settings came from.
     config = uvicorn.Config(
-        create_app(settings),
+        "web.app:create_app",
+        factory=True,
         host=settings.host,
         port=settings.port,
         proxy_headers=True,

@@ -3,20 +3,20 @@ file with the ORM initialised, the fake WhatsApp Web page and Chromium."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from tortoise import Tortoise
+
+from ghl_app.db import apply_migrations, tortoise_config
+from ghl_app.settings import Settings
 from support.app_server import test_settings
 from support.wa_fixture import (  # noqa: F401  (pytest finds fixtures by name here)
     chromium_path,
     make_engine,
     wa_fixture_server,
 )
-from tortoise import Tortoise
-
-from ghl_app.db import apply_migrations, tortoise_config
-from ghl_app.settings import Settings
 
 
 @pytest.fixture
@@ -40,3 +40,21 @@ async def db(settings: Settings) -> AsyncIterator[str]:
         yield settings.database_url
     finally:
         await Tortoise.close_connections()
+
+
+@pytest.fixture(scope="session")
+def postgres_base_url() -> Iterator[str]:
+    from support.postgres import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+async def postgres_url(postgres_base_url: str) -> str:
+    """A new empty database on the test PostgreSQL server."""
+    import uuid
+
+    from support.postgres import create_database
+
+    return await create_database(postgres_base_url, f"t_{uuid.uuid4().hex[:12]}")

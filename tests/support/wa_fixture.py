@@ -89,9 +89,7 @@ def wa_fixture_server() -> Iterator[StaticServer]:
 def chromium_path() -> str:
     path = os.environ.get("CHROMIUM_PATH") or find_chromium()
     if not path:
-        pytest.fail(
-            "no Chromium: run `bash scripts/system-deps.sh` or set CHROMIUM_PATH"
-        )
+        pytest.fail("no Chromium: run `bash scripts/system-deps.sh` or set CHROMIUM_PATH")
     return path
 
 

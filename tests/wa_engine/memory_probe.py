@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from playwright.async_api import BrowserContext, async_playwright
-from support.wa_fixture import FIXTURE_DIR, StaticServer
 
 from connectors import _chromium, _processes
 from connectors.wajs import find_chromium
+from support.wa_fixture import FIXTURE_DIR, StaticServer
 
 SETTLE_S = 4.0
 

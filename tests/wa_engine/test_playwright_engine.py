@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support.wa_fixture import EngineMaker, FakeWhatsApp
 
 from connectors import _processes
 from connectors.base import EngineError, new_message_id
@@ -23,6 +22,7 @@ from connectors.events import (
     Qr,
     Revoked,
 )
+from support.wa_fixture import EngineMaker, FakeWhatsApp
 
 pytestmark = pytest.mark.browser
 

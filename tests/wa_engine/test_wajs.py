@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.wa_fixture import StaticServer
 
 from connectors.base import EngineError
 from connectors.wajs import ensure_wajs, find_chromium
+from support.wa_fixture import StaticServer
 
 SCRIPT = b"window.WPP = {version: 'test'};\n"
 VERSION = "9.9.9"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# What the production image does, outside Docker: the runtime system packages, a non-dev,
+# non-editable install in a fresh virtualenv, then `ghl-whatsapp serve` answering /healthz and
+# stopping cleanly on SIGTERM.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+work="$(mktemp -d)"
+trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+bash "$root/scripts/system-deps.sh"
+python3 -m venv "$work/venv"
+"$work/venv/bin/python" -m pip install -q --upgrade pip
+"$work/venv/bin/python" -m pip install -q "$root"
+
+port=$("$work/venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export DATA_DIR="$work/data" HOST=127.0.0.1 PORT="$port"
+cd "$work"  # away from the checkout: the installed package must stand on its own
+"$work/venv/bin/ghl-whatsapp" doctor || true
+"$work/venv/bin/ghl-whatsapp" serve >"$work/serve.log" 2>&1 &
+server=$!
+for _ in $(seq 1 100); do
+  if curl -fsS "http://127.0.0.1:$port/healthz" >"$work/health.json" 2>/dev/null; then break; fi
+  sleep 0.2
+done
+cat "$work/health.json" && echo
+grep -q '"status":"ok"' "$work/health.json"
+kill -TERM "$server"
+wait "$server"
+echo "smoke-prod-install: 1 passed, 0 failed"

@@ -49,6 +49,7 @@ ENV_NAMES = (
     "QR_TIMEOUT_SECONDS",
     "WA_DEVICE_NAME",
     "WA_JS_REGISTRY",
+    "WA_JS_CACHE_DIR",
 )
 
 GHL_REQUIRED = (
@@ -85,6 +86,7 @@ class Settings:
     wa_device_name: str = "WhatsApp for GoHighLevel"
     wa_js_registry: str = "https://registry.npmjs.org"
     missing_ghl: tuple[str, ...] = field(default=())
+    wa_js_cache_dir: Path | None = None
 
     @property
     def oauth_redirect_uri(self) -> str:
@@ -96,7 +98,8 @@ class Settings:
 
     @property
     def cache_dir(self) -> Path:
-        return self.data_dir / "cache"
+        """Where wa-js is cached: the image bakes it in outside the (mounted) data disk."""
+        return self.wa_js_cache_dir or self.data_dir / "cache"
 
     @property
     def wa_js_disabled(self) -> bool:
@@ -273,4 +276,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         wa_device_name=_get(env, "WA_DEVICE_NAME") or "WhatsApp for GoHighLevel",
         wa_js_registry=_url(env, "WA_JS_REGISTRY", "https://registry.npmjs.org"),
         missing_ghl=tuple(name for name in GHL_REQUIRED if not _get(env, name)),
+        wa_js_cache_dir=Path(cache).resolve() if (cache := _get(env, "WA_JS_CACHE_DIR")) else None,
     )

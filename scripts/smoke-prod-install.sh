@@ -25,5 +25,13 @@ done
 cat "$work/health.json" && echo
 grep -q '"status":"ok"' "$work/health.json"
 kill -TERM "$server"
-wait "$server"
+status=0
+wait "$server" || status=$?
+# uvicorn shuts down cleanly, then re-raises the SIGTERM it caught (exit status 143).
+if [[ $status -ne 0 && $status -ne 143 ]]; then
+  cat "$work/serve.log"
+  echo "smoke-prod-install: 0 passed, 1 failed (serve exited with $status)"
+  exit 1
+fi
+grep -q "Application shutdown complete" "$work/serve.log"
 echo "smoke-prod-install: 1 passed, 0 failed"

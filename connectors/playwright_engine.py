@@ -58,6 +58,8 @@ class PlaywrightConfig:
     headless: bool = True
     # One OS process per session (see _chromium.py for the measurements and the trade-off).
     single_process: bool = True
+    # Operator-supplied flags (CHROMIUM_ARGS), e.g. a proxy or remote debugging.
+    extra_args: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -144,7 +146,7 @@ class PlaywrightEngine:
                 user_data_dir=self.profile_dir,
                 executable_path=cfg.chromium_path,
                 headless=cfg.headless,
-                args=_chromium.launch_args(single_process=cfg.single_process),
+                args=[*_chromium.launch_args(single_process=cfg.single_process), *cfg.extra_args],
                 user_agent=await asyncio.to_thread(_chromium.user_agent, cfg.chromium_path),
                 viewport=_chromium.VIEWPORT,
                 service_workers="block",

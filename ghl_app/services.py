@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import logging
 
+from ghl_app.bridge import Bridge
 from ghl_app.events import InProcessEventBus
+from ghl_app.ghl.integration import GhlIntegration
+from ghl_app.jobs import JobQueue
+from ghl_app.sessions import SessionManager
 from ghl_app.settings import Settings
 from ghl_app.supervisor import TaskSupervisor
 
@@ -19,16 +23,41 @@ class Services:
         self.settings = settings
         self.bus = InProcessEventBus()
         self.supervisor = TaskSupervisor()
+        # The durable job queue: parts register their job kinds on it in their constructors.
+        self.jobs = JobQueue(lease_s=settings.job_lease_seconds)
+        # GHL: one connection pool, limiter and token manager for the whole process.
+        self.ghl_integration = GhlIntegration(settings)
+        self.ghl = self.ghl_integration.client
+        self.tokens = self.ghl_integration.tokens
+        self.sessions = SessionManager(settings, self.bus, self.supervisor)
+        self.bridge = Bridge(
+            queue=self.jobs,
+            client=self.ghl,
+            sessions=self.sessions,
+            provider_id=settings.ghl_conversation_provider_id,
+        )
 
     async def start(self) -> None:
+        # UNINSTALL stops the location's WhatsApp sessions, when a session manager exists.
+        stop_location = getattr(getattr(self, "sessions", None), "stop_location", None)
+        if stop_location is not None:
+            self.ghl_integration.webhooks.on_uninstall = stop_location
         if self.settings.missing_ghl:
             log.warning(
                 "GHL settings missing: %s (installs and message sync stay off until they are set)",
                 ", ".join(self.settings.missing_ghl),
             )
+        self.sessions.restore()  # in the background: linked instances come back a few at a time
+        await self.jobs.start(self.supervisor)  # after every handler is registered
 
     async def stop(self) -> None:
+        # SIGTERM: stop taking work first, let running jobs finish or release them to the
+        # queue (they may still need sessions and GHL), then close the browsers.
+        await self.jobs.stop(grace_s=8)
+        await self.sessions.shutdown()  # engines closed cleanly, profiles and statuses kept
         await self.supervisor.shutdown()
+        await self.bridge.aclose()
+        await self.ghl_integration.aclose()  # after the tasks that may still call GHL
 
     def session_counts(self) -> dict[str, int]:
-        return {}
+        return self.sessions.session_counts()

@@ -19,6 +19,24 @@ from ghl_app.errors import ConfigError
 DEFAULT_WA_JS_VERSION = "4.6.0"
 # GHL's Ed25519 webhook key as published for marketplace apps (ghl-api.md; overridable).
 DEFAULT_GHL_ED25519_KEY = "MCowBQYDK2VwAyEAi2HR1srL4o18O8BRa7gVJY7G7bupbN3H9AwJrHCDiOg="
+# GHL's legacy 4096-bit RSA key for `X-WH-Signature`, as published in WebhookAuthentication.md of
+# GHL's API docs (quoted verbatim by mirrors of them; overridable).
+DEFAULT_GHL_RSA_KEY = (
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MIICIjANBgkqhkiG9w0BAQEFAAOCAg8AMIICCgKCAgEAokvo/r9tVgcfZ5DysOSC\n"
+    "Frm602qYV0MaAiNnX9O8KxMbiyRKWeL9JpCpVpt4XHIcBOK4u3cLSqJGOLaPuXw6\n"
+    "dO0t6Q/ZVdAV5Phz+ZtzPL16iCGeK9po6D6JHBpbi989mmzMryUnQJezlYJ3DVfB\n"
+    "csedpinheNnyYeFXolrJvcsjDtfAeRx5ByHQmTnSdFUzuAnC9/GepgLT9SM4nCpv\n"
+    "uxmZMxrJt5Rw+VUaQ9B8JSvbMPpez4peKaJPZHBbU3OdeCVx5klVXXZQGNHOs8gF\n"
+    "3kvoV5rTnXV0IknLBXlcKKAQLZcY/Q9rG6Ifi9c+5vqlvHPCUJFT5XUGG5RKgOKU\n"
+    "J062fRtN+rLYZUV+BjafxQauvC8wSWeYja63VSUruvmNj8xkx2zE/Juc+yjLjTXp\n"
+    "IocmaiFeAO6fUtNjDeFVkhf5LNb59vECyrHD2SQIrhgXpO4Q3dVNA5rw576PwTzN\n"
+    "h/AMfHKIjE4xQA1SZuYJmNnmVZLIZBlQAF9Ntd03rfadZ+yDiOXCCs9FkHibELhC\n"
+    "HULgCsnuDJHcrGNd5/Ddm5hxGQ0ASitgHeMZ0kcIOwKDOzOU53lDza6/Y09T7sYJ\n"
+    "PQe7z0cvj7aE4B+Ax1ZoZGPzpJlZtGXCsu9aTEGEnKzmsFqwcSsnw3JB31IGKAyk\n"
+    "T1hhTiaCeIY/OwwwNUY2yvcCAwEAAQ==\n"
+    "-----END PUBLIC KEY-----\n"
+)
 # Chromium + WhatsApp Web measured at roughly 200 MB a session beyond the first (whatsapp-web.md).
 _MEMORY_PER_SESSION = 250 * 1024 * 1024
 _MEMORY_RESERVED = 512 * 1024 * 1024
@@ -50,6 +68,8 @@ ENV_NAMES = (
     "WA_DEVICE_NAME",
     "WA_JS_REGISTRY",
     "WA_JS_CACHE_DIR",
+    "CHROMIUM_ARGS",
+    "JOB_LEASE_SECONDS",
 )
 
 GHL_REQUIRED = (
@@ -87,6 +107,8 @@ class Settings:
     wa_js_registry: str = "https://registry.npmjs.org"
     missing_ghl: tuple[str, ...] = field(default=())
     wa_js_cache_dir: Path | None = None
+    chromium_args: tuple[str, ...] = ()
+    job_lease_seconds: float = 60.0
 
     @property
     def oauth_redirect_uri(self) -> str:
@@ -265,7 +287,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ghl_api_url=_url(env, "GHL_API_URL", "https://services.leadconnectorhq.com"),
         ghl_marketplace_url=_url(env, "GHL_MARKETPLACE_URL", "https://marketplace.gohighlevel.com"),
         ghl_webhook_ed25519_key=_get(env, "GHL_WEBHOOK_ED25519_KEY") or DEFAULT_GHL_ED25519_KEY,
-        ghl_webhook_rsa_key=_get(env, "GHL_WEBHOOK_RSA_KEY") or "",
+        ghl_webhook_rsa_key=_get(env, "GHL_WEBHOOK_RSA_KEY") or DEFAULT_GHL_RSA_KEY,
         wa_web_url=_url(env, "WA_WEB_URL", "https://web.whatsapp.com"),
         wa_js=wa_js,
         chromium_path=_chromium_path(env),
@@ -277,4 +299,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         wa_js_registry=_url(env, "WA_JS_REGISTRY", "https://registry.npmjs.org"),
         missing_ghl=tuple(name for name in GHL_REQUIRED if not _get(env, name)),
         wa_js_cache_dir=Path(cache).resolve() if (cache := _get(env, "WA_JS_CACHE_DIR")) else None,
+        chromium_args=tuple((_get(env, "CHROMIUM_ARGS") or "").split()),
+        job_lease_seconds=_float(env, "JOB_LEASE_SECONDS", 60.0, low=1.0),
     )

@@ -9,13 +9,16 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from tortoise.contrib.starlette import RegisterTortoise
 
 from ghl_app.db import tortoise_config
 from ghl_app.errors import AppError
 from ghl_app.services import Services
 from ghl_app.settings import Settings, load_settings
-from web import health
+from web import api_instances, health, outbound, page, ws
+from web import oauth as ghl_oauth
+from web import webhooks as ghl_webhooks
 from web.errors import app_error_handler, http_error_handler, unexpected_error_handler
 
 log = logging.getLogger(__name__)
@@ -40,10 +43,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 log.info("app stopping")
                 await services.stop()
 
-    routes = [*health.routes]
+    routes = [*health.routes, *page.routes, *ghl_oauth.routes, *ghl_webhooks.routes]
+    routes += [*outbound.routes]
+    routes += [*api_instances.routes, *ws.routes]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(page.SecurityHeadersMiddleware, settings=settings)],
         exception_handlers={
             AppError: app_error_handler,
             HTTPException: http_error_handler,

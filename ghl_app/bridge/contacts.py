@@ -1,0 +1,113 @@
+"""Finding the GHL contact and conversation for a WhatsApp chat, without ever creating two.
+
+whatsapp-web.md: phones come from WhatsApp itself (a `@c.us` id, or the phone WhatsApp gives for
+a `@lid` chat), never from digits parsed out of a LID; a Brazilian contact stored in GHL with the
+9th digit must be found from the 8-digit WhatsApp id, so every variant is searched first.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from ghl_app import phones
+from ghl_app.ghl.client import GhlClient
+from ghl_app.jobs.errors import PermanentError
+from ghl_app.models import Contact
+
+log = logging.getLogger(__name__)
+
+
+def contact_phone(chat_id: str, sender_phone: str | None) -> str | None:
+    """The E.164 phone of a one-to-one chat, or None when WhatsApp did not give one."""
+    if phones.is_lid(chat_id):
+        return phones.to_e164(sender_phone) if sender_phone else None
+    user = phones.wa_user_from_wid(chat_id)
+    return phones.to_e164("+" + user) if user else None
+
+
+async def local_contact(
+    location_id: str,
+    chat_id: str,
+    *,
+    sender_phone: str | None,
+    name: str | None,
+    is_group: bool,
+    instance_id: uuid.UUID,
+) -> Contact:
+    """The location's row for this chat, created on first sight; remembers the instance."""
+    phone = None if is_group else contact_phone(chat_id, sender_phone)
+    contact, _ = await Contact.get_or_create(
+        location_id=location_id,
+        chat_id=chat_id,
+        defaults={
+            "phone_e164": phone,
+            "lid": chat_id if phones.is_lid(chat_id) else None,
+            "name": name,
+            "is_group": is_group,
+        },
+    )
+    changed: dict[str, object] = {}
+    if contact.last_instance_id != instance_id:
+        changed["last_instance_id"] = instance_id
+    if phone and not contact.phone_e164:
+        changed["phone_e164"] = phone
+    if name and not contact.name:
+        changed["name"] = name
+    if changed:
+        await Contact.filter(id=contact.id, location_id=location_id).update(**changed)
+        for key, value in changed.items():
+            setattr(contact, key, value)
+    return contact
+
+
+async def ensure_ghl_contact(client: GhlClient, contact: Contact) -> str:
+    """The GHL contact id: found by every phone variant before one is created."""
+    if contact.ghl_contact_id:
+        return contact.ghl_contact_id
+    location_id = contact.location_id
+    if contact.is_group:
+        # A group is one GHL contact named after the group; it has no phone of its own.
+        found = await client.upsert_contact(
+            location_id, phone="", name=contact.name or "WhatsApp group", tags=["whatsapp-group"]
+        )
+    else:
+        if not contact.phone_e164:
+            raise PermanentError(
+                "WhatsApp gave no phone number for this chat (a private LID): it cannot be "
+                "matched to a GHL contact"
+            )
+        found = None
+        for variant in phones.lookup_variants(contact.phone_e164):
+            found = await client.find_contact_by_phone(location_id, variant)
+            if found:
+                break
+        if found is None:
+            found = await client.upsert_contact(
+                location_id, phone=contact.phone_e164, name=contact.name, tags=["whatsapp"]
+            )
+    contact_id = str((found or {}).get("id") or "")
+    if not contact_id:
+        raise PermanentError("GHL answered the contact lookup without an id")
+    contact.ghl_contact_id = contact_id
+    await Contact.filter(id=contact.id, location_id=location_id).update(ghl_contact_id=contact_id)
+    log.info("contact mapped", extra={"location_id": location_id})
+    return contact_id
+
+
+async def ensure_conversation(client: GhlClient, contact: Contact) -> str:
+    if contact.ghl_conversation_id:
+        return contact.ghl_conversation_id
+    contact_id = await ensure_ghl_contact(client, contact)
+    location_id = contact.location_id
+    conversation = await client.search_conversation(location_id, contact_id)
+    if conversation is None:
+        conversation = await client.create_conversation(location_id, contact_id)
+    conversation_id = str(conversation.get("id") or "")
+    if not conversation_id:
+        raise PermanentError("GHL answered the conversation lookup without an id")
+    contact.ghl_conversation_id = conversation_id
+    await Contact.filter(id=contact.id, location_id=location_id).update(
+        ghl_conversation_id=conversation_id
+    )
+    return conversation_id

@@ -1,0 +1,201 @@
+"""WhatsApp -> GHL: every message event is stored first (unique on instance + WhatsApp id, so a
+double emit is one row), then a job posts it into the contact's GHL conversation.
+
+Messages typed on the phone itself (from-me, not sent by us) go to GHL as outbound messages of
+the conversation. Our own sends were stored with their reserved WhatsApp id before they left, so
+their echo finds its row here and is dropped: no echo, and no marker characters in any text.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from connectors.events import Message as WaMessage
+from ghl_app import phones
+from ghl_app.bridge import media
+from ghl_app.bridge.contacts import ensure_conversation, local_contact
+from ghl_app.ghl.client import GhlClient
+from ghl_app.ghl.http import GhlApiError
+from ghl_app.jobs import JobQueue
+from ghl_app.jobs.errors import PermanentError, RetryableError
+from ghl_app.models import Contact, Direction, Instance, Message, MessageStatus, Origin
+from ghl_app.sessions import SessionManager
+
+log = logging.getLogger(__name__)
+
+SYNC_TO_GHL = "wa_to_ghl"
+_IGNORED_CHATS = ("status@broadcast",)
+
+
+def chat_key(instance_id: uuid.UUID, chat_id: str) -> str:
+    """Jobs of one chat run in order: instance + chat."""
+    return f"{instance_id}:{chat_id}"
+
+
+class InboundBridge:
+    def __init__(
+        self,
+        *,
+        queue: JobQueue,
+        client: GhlClient,
+        sessions: SessionManager,
+        provider_id: str,
+    ) -> None:
+        self._queue = queue
+        self._client = client
+        self._sessions = sessions
+        self._provider_id = provider_id
+        queue.register(SYNC_TO_GHL, self._sync)
+
+    async def store(self, instance_id: uuid.UUID, location_id: str, event: WaMessage) -> bool:
+        """Persist one WhatsApp message and its sync job in one transaction. False = seen."""
+        extra = {"instance_id": str(instance_id), "location_id": location_id}
+        if event.chat_id in _IGNORED_CHATS or event.chat_id.endswith("@newsletter"):
+            return False
+        if await Message.exists(instance_id=instance_id, wa_message_id=event.id):
+            return False  # a double emit, or the echo of a message we sent ourselves
+        if event.is_group:
+            instance = await Instance.get_or_none(id=instance_id, location_id=location_id)
+            if instance is None or not instance.groups_enabled:
+                return False
+        contact = await local_contact(
+            location_id,
+            event.chat_id,
+            sender_phone=event.sender_phone,
+            name=None if event.from_me or event.is_group else event.notify_name,
+            is_group=event.is_group,
+            instance_id=instance_id,
+        )
+        origin = Origin.PHONE if event.from_me else Origin.WHATSAPP
+        body = event.body if event.type == "chat" else event.caption
+        if event.is_group and not event.from_me:
+            sender = event.notify_name or phones.wa_user_from_wid(event.author or "") or "?"
+            body = f"{sender}: {body}" if body else f"{sender}:"
+        try:
+            async with in_transaction() as conn:
+                row = await Message.create(
+                    instance_id=instance_id,
+                    location_id=location_id,
+                    contact_id=contact.id,
+                    direction=Direction.OUTBOUND if event.from_me else Direction.INBOUND,
+                    origin=origin,
+                    wa_message_id=event.id,
+                    body=body,
+                    media=media.describe(event),
+                    status=MessageStatus.RECEIVED,
+                    sent_at=event.timestamp,
+                    using_db=conn,
+                )
+                await self._queue.enqueue(
+                    SYNC_TO_GHL,
+                    {"message_id": row.id},
+                    ordering_key=chat_key(instance_id, event.chat_id),
+                    location_id=location_id,
+                    using_db=conn,
+                )
+        except IntegrityError:
+            return False  # the same message raced in twice: one row won
+        self._queue.wake()
+        log.info(
+            "whatsapp message stored (%s)", origin.value, extra={**extra, "message_id": row.id}
+        )
+        return True
+
+    async def _sync(self, job: Any) -> None:
+        message_id = int(job.payload["message_id"])
+        message = await Message.get_or_none(id=message_id, location_id=job.location_id)
+        if message is None or message.status == MessageStatus.SYNCED:
+            return  # replaying a finished job creates nothing
+        contact = await Contact.get(id=message.contact_id, location_id=message.location_id)
+        try:
+            conversation_id = await ensure_conversation(self._client, contact)
+            attachments, note = await self._attachments(message, contact, conversation_id)
+            text = message.body or ""
+            if note:
+                text = f"{text}\n{note}".strip()
+            payload: dict[str, Any] = {
+                "type": "SMS",
+                "message": text,
+                "conversationId": conversation_id,
+                "contactId": contact.ghl_contact_id,
+                "conversationProviderId": self._provider_id,
+                "altId": message.wa_message_id,
+                "direction": "outbound" if message.origin == Origin.PHONE else "inbound",
+                "date": (message.sent_at or datetime.now(UTC)).isoformat(),
+            }
+            if attachments:
+                payload["attachments"] = attachments
+            answer = await self._client.add_inbound_message(message.location_id, payload)
+        except GhlApiError as exc:
+            await self._record_error(message, str(exc))
+            if exc.retryable:
+                raise RetryableError(str(exc), retry_after_s=exc.retry_after) from exc
+            raise PermanentError(str(exc)) from exc
+        except (RetryableError, PermanentError) as exc:
+            await self._record_error(message, str(exc))
+            raise
+        ghl_id = str(answer.get("messageId") or "") or None
+        await self._mark_synced(message, ghl_id)
+        log.info(
+            "message synced to GHL",
+            extra={
+                "instance_id": str(message.instance_id),
+                "location_id": message.location_id,
+                "message_id": message.id,
+            },
+        )
+
+    async def _mark_synced(self, message: Message, ghl_id: str | None) -> None:
+        fields: dict[str, Any] = {"status": MessageStatus.SYNCED, "error": None}
+        if ghl_id:
+            fields["ghl_message_id"] = ghl_id
+        try:
+            await Message.filter(id=message.id).update(**fields)
+        except IntegrityError:
+            # GHL already handed this id to our Delivery URL (it echoed a phone message we
+            # mirrored): that row must not go out again.
+            await Message.filter(ghl_message_id=ghl_id, status=MessageStatus.PENDING).update(
+                status=MessageStatus.SENT, error="echo of a message typed on the phone"
+            )
+            fields.pop("ghl_message_id")
+            await Message.filter(id=message.id).update(**fields)
+
+    async def _record_error(self, message: Message, error: str) -> None:
+        await Message.filter(id=message.id).update(error=error[:500])
+
+    async def _attachments(
+        self, message: Message, contact: Contact, conversation_id: str
+    ) -> tuple[list[str], str | None]:
+        info = message.media
+        if not info:
+            return [], None
+        if not info.get("supported", False):
+            return [], media.unsupported_note(info)
+        if (info.get("size") or 0) > media.MAX_INBOUND_BYTES:
+            return [], media.too_large_note(info)
+        assert message.instance_id is not None
+        engine = self._sessions.engine_for(message.instance_id)
+        if engine is None or not engine.running:
+            raise RetryableError("the WhatsApp session is not running: media download waits")
+        downloaded = await engine.download_media(message.wa_message_id or "")
+        if len(downloaded.data) > media.MAX_INBOUND_BYTES:
+            return [], media.too_large_note(info)
+        filename = (
+            downloaded.filename or info.get("filename") or media.default_name(downloaded.mimetype)
+        )
+        assert contact.ghl_contact_id is not None
+        url = await self._client.upload_attachment(
+            message.location_id,
+            conversation_id=conversation_id,
+            contact_id=contact.ghl_contact_id,
+            filename=filename,
+            data=downloaded.data,
+            content_type=downloaded.mimetype,
+        )
+        return [url], None

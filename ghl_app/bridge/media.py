@@ -1,0 +1,43 @@
+"""What the bridge does with media: which types travel, size limits, and the readable note left
+in the conversation when something cannot travel (never a silent drop)."""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Any
+
+from connectors.events import Message as WaMessage
+
+# GHL's attachment upload limit for conversations is a few MB per file; WhatsApp allows up to
+# 2 GB documents. Past this we leave a note instead of failing the whole message.
+MAX_INBOUND_BYTES = 25 * 1024 * 1024
+MAX_OUTBOUND_BYTES = 16 * 1024 * 1024
+
+SUPPORTED_TYPES = {"image", "video", "audio", "ptt", "document", "sticker"}
+OUTBOUND_MIME_PREFIXES = ("image/", "video/", "audio/", "application/", "text/")
+
+
+def describe(event: WaMessage) -> dict[str, Any] | None:
+    if event.type == "chat":
+        return None
+    return {
+        "type": event.type,
+        "mimetype": event.mimetype,
+        "filename": event.filename,
+        "size": event.size,
+        "supported": event.type in SUPPORTED_TYPES,
+    }
+
+
+def default_name(mimetype: str) -> str:
+    extension = mimetypes.guess_extension(mimetype.split(";")[0].strip()) or ".bin"
+    return f"whatsapp-media{extension}"
+
+
+def unsupported_note(info: dict[str, Any]) -> str:
+    return f"[WhatsApp {info.get('type', 'message')} not supported here: open it on the phone]"
+
+
+def too_large_note(info: dict[str, Any]) -> str:
+    name = info.get("filename") or info.get("type") or "file"
+    return f"[WhatsApp {name} too large to attach: open it on the phone]"

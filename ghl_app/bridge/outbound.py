@@ -1,0 +1,269 @@
+"""GHL -> WhatsApp: the provider Delivery URL stores the reply (unique on GHL's message id, so a
+repeat is a no-op) and answers at once; a job sends it through the instance that last talked to
+the contact (else the location's default, else its oldest connected number), after asking
+WhatsApp for the canonical id of the phone (Brazil's 9th digit, whatsapp-web.md)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from connectors.base import Engine, EngineError, new_message_id
+from ghl_app import phones
+from ghl_app.bridge import media
+from ghl_app.bridge.acks import report_status
+from ghl_app.errors import AppError
+from ghl_app.ghl.client import GhlClient
+from ghl_app.jobs import JobQueue
+from ghl_app.jobs.errors import PermanentError, RetryableError
+from ghl_app.models import (
+    Contact,
+    Direction,
+    Instance,
+    InstanceStatus,
+    Location,
+    Message,
+    MessageStatus,
+    Origin,
+)
+from ghl_app.sessions import SessionManager
+
+log = logging.getLogger(__name__)
+
+SEND_TO_WHATSAPP = "ghl_to_wa"
+
+
+def _required(payload: dict[str, Any], name: str) -> str:
+    value = payload.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise AppError("missing_field", f"The outbound message has no {name}.", 400)
+    return value.strip()
+
+
+class OutboundBridge:
+    def __init__(
+        self,
+        *,
+        queue: JobQueue,
+        client: GhlClient,
+        sessions: SessionManager,
+        http: httpx.AsyncClient,
+    ) -> None:
+        self._queue = queue
+        self._client = client
+        self._sessions = sessions
+        self._http = http
+        queue.register(SEND_TO_WHATSAPP, self._send)
+
+    async def accept(self, payload: dict[str, Any]) -> bool:
+        """Store a verified ProviderOutboundMessage and its send job. False = already seen."""
+        ghl_id = _required(payload, "messageId")
+        location_id = _required(payload, "locationId")
+        contact_id = _required(payload, "contactId")
+        attachments = payload.get("attachments") or []
+        if not isinstance(attachments, list) or not all(isinstance(a, str) for a in attachments):
+            raise AppError("bad_attachments", "attachments must be a list of URLs.", 400)
+        text = payload.get("message") if isinstance(payload.get("message"), str) else ""
+        if not text and not attachments:
+            raise AppError("empty_message", "The outbound message has no text or attachment.", 400)
+        location = await Location.get_or_none(location_id=location_id)
+        if location is None or not location.is_installed:
+            raise AppError("not_installed", "This location has not installed the app.", 404)
+        if await Message.exists(ghl_message_id=ghl_id):
+            return False
+        try:
+            async with in_transaction() as conn:
+                row = await Message.create(
+                    location_id=location_id,
+                    direction=Direction.OUTBOUND,
+                    origin=Origin.GHL,
+                    ghl_message_id=ghl_id,
+                    # Reserved before anything is sent: the echo of this send is recognised.
+                    wa_message_id=new_message_id(),
+                    body=text,
+                    media={"attachments": attachments} if attachments else None,
+                    status=MessageStatus.PENDING,
+                    using_db=conn,
+                )
+                await self._queue.enqueue(
+                    SEND_TO_WHATSAPP,
+                    {
+                        "message_id": row.id,
+                        "contact_id": contact_id,
+                        "phone": payload.get("phone") or "",
+                    },
+                    ordering_key=f"{location_id}:{contact_id}",
+                    location_id=location_id,
+                    using_db=conn,
+                )
+        except IntegrityError:
+            return False
+        self._queue.wake()
+        log.info("GHL reply stored", extra={"location_id": location_id, "message_id": row.id})
+        return True
+
+    async def _send(self, job: Any) -> None:
+        location_id = str(job.location_id)
+        message = await Message.get_or_none(
+            id=int(job.payload["message_id"]), location_id=location_id
+        )
+        if message is None or message.status != MessageStatus.PENDING:
+            return  # sent already (or recognised as an echo): a replay sends nothing
+        contact_id = str(job.payload["contact_id"])
+        contact = await Contact.get_or_none(location_id=location_id, ghl_contact_id=contact_id)
+        try:
+            instance = await self._pick_instance(location_id, contact)
+            engine = self._sessions.engine_for(instance.id)
+            if engine is None or not engine.running:
+                raise RetryableError("the WhatsApp session is reconnecting")
+            chat_id = await self._chat_id(engine, contact, str(job.payload.get("phone") or ""))
+            contact = await self._remember(location_id, contact, contact_id, chat_id, instance)
+            # The instance is set before sending: the echo is matched on (instance, wa id).
+            await Message.filter(id=message.id).update(
+                instance_id=instance.id, contact_id=contact.id
+            )
+            await self._deliver(engine, message, chat_id)
+        except PermanentError as exc:
+            await self._fail(message, str(exc))
+            raise
+        except RetryableError as exc:
+            await Message.filter(id=message.id).update(error=str(exc)[:500])
+            raise
+        await Message.filter(id=message.id).update(status=MessageStatus.SENT, error=None)
+        log.info(
+            "GHL reply sent to WhatsApp",
+            extra={
+                "instance_id": str(instance.id),
+                "location_id": location_id,
+                "message_id": message.id,
+            },
+        )
+
+    async def _pick_instance(self, location_id: str, contact: Contact | None) -> Instance:
+        connected = Instance.filter(location_id=location_id, status=InstanceStatus.CONNECTED)
+        if contact is not None and contact.last_instance_id is not None:
+            last = await connected.filter(id=contact.last_instance_id).first()
+            if last is not None:
+                return last
+        chosen = await connected.order_by("-is_default", "created_at").first()
+        if chosen is None:
+            raise PermanentError("no WhatsApp number of this location is connected")
+        return chosen
+
+    async def _chat_id(self, engine: Engine, contact: Contact | None, phone: str) -> str:
+        if contact is not None and not phones.is_lid(contact.chat_id):
+            return contact.chat_id
+        e164 = phones.to_e164(phone) if phone else None
+        if e164 is None:
+            raise PermanentError(f"the contact's phone {phone!r} is not a valid number")
+        try:
+            resolved = await engine.resolve_phone(e164.lstrip("+"))
+        except EngineError as exc:
+            raise RetryableError(f"WhatsApp did not answer the number lookup: {exc}") from exc
+        if resolved is None:
+            raise PermanentError(f"{e164} is not on WhatsApp")
+        return resolved.wid
+
+    async def _remember(
+        self,
+        location_id: str,
+        contact: Contact | None,
+        ghl_contact_id: str,
+        chat_id: str,
+        instance: Instance,
+    ) -> Contact:
+        if contact is None:
+            contact, _ = await Contact.get_or_create(
+                location_id=location_id,
+                chat_id=chat_id,
+                defaults={
+                    "phone_e164": phones.to_e164("+" + (phones.wa_user_from_wid(chat_id) or ""))
+                },
+            )
+        await Contact.filter(id=contact.id, location_id=location_id).update(
+            ghl_contact_id=ghl_contact_id, last_instance_id=instance.id
+        )
+        return contact
+
+    async def _deliver(self, engine: Engine, message: Message, chat_id: str) -> None:
+        wa_id = message.wa_message_id or new_message_id()
+        attachments = list((message.media or {}).get("attachments") or [])
+        try:
+            if not attachments:
+                await engine.send_text(chat_id, message.body or "", message_id=wa_id)
+                return
+            for index, url in enumerate(attachments):
+                data, mimetype, filename = await self._fetch(url)
+                # The first file carries the reserved id and the text as its caption; later
+                # files get ids of their own, stored first like every send.
+                file_id = wa_id if index == 0 else await self._reserve_extra(message)
+                await engine.send_file(
+                    chat_id,
+                    data,
+                    mimetype=mimetype,
+                    filename=filename,
+                    caption=(message.body or None) if index == 0 else None,
+                    message_id=file_id,
+                )
+        except EngineError as exc:
+            if exc.code in ("not_running", "wa_timeout"):
+                raise RetryableError(f"WhatsApp send failed: {exc}") from exc
+            raise PermanentError(f"WhatsApp refused the message: {exc}") from exc
+
+    async def _reserve_extra(self, parent: Message) -> str:
+        extra = await Message.create(
+            instance_id=parent.instance_id,
+            location_id=parent.location_id,
+            contact_id=parent.contact_id,
+            direction=Direction.OUTBOUND,
+            origin=Origin.GHL,
+            wa_message_id=new_message_id(),
+            status=MessageStatus.SENT,
+            media={"part_of": parent.id},
+        )
+        assert extra.wa_message_id is not None
+        return extra.wa_message_id
+
+    async def _fetch(self, url: str) -> tuple[bytes, str, str]:
+        try:
+            async with self._http.stream("GET", url, follow_redirects=True) as response:
+                if response.status_code >= 400:
+                    raise PermanentError(f"attachment {url} answered {response.status_code}")
+                mimetype = response.headers.get("content-type", "application/octet-stream")
+                mimetype = mimetype.split(";")[0].strip()
+                if not mimetype.startswith(media.OUTBOUND_MIME_PREFIXES):
+                    raise PermanentError(f"attachment type {mimetype} cannot be sent on WhatsApp")
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > media.MAX_OUTBOUND_BYTES:
+                        raise PermanentError(
+                            f"attachment larger than {media.MAX_OUTBOUND_BYTES // 2**20} MB"
+                        )
+                    chunks.append(chunk)
+        except httpx.HTTPError as exc:
+            raise RetryableError(f"attachment {url} could not be fetched: {exc}") from exc
+        filename = url.rsplit("/", 1)[-1].split("?")[0] or media.default_name(mimetype)
+        return b"".join(chunks), mimetype, filename
+
+    async def _fail(self, message: Message, reason: str) -> None:
+        await Message.filter(id=message.id).update(status=MessageStatus.FAILED, error=reason[:500])
+        log.warning(
+            "GHL reply failed: %s",
+            reason,
+            extra={"location_id": message.location_id, "message_id": message.id},
+        )
+        if message.ghl_message_id:
+            await report_status(
+                self._queue,
+                message.location_id,
+                message.ghl_message_id,
+                "failed",
+                reason,
+                ordering_key=f"status:{message.ghl_message_id}",
+            )

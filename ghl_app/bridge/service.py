@@ -1,0 +1,47 @@
+"""The bridge as one part of the app: wires the three directions to the queue, the GHL client
+and the session manager's event stream."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from connectors.events import Ack, EngineEvent, Message
+from ghl_app.bridge.acks import AckBridge
+from ghl_app.bridge.inbound import InboundBridge
+from ghl_app.bridge.outbound import OutboundBridge
+from ghl_app.ghl.client import GhlClient
+from ghl_app.jobs import JobQueue
+from ghl_app.sessions import SessionManager
+
+
+class Bridge:
+    def __init__(
+        self,
+        *,
+        queue: JobQueue,
+        client: GhlClient,
+        sessions: SessionManager,
+        provider_id: str,
+    ) -> None:
+        self.http = httpx.AsyncClient(timeout=30)
+        self.inbound = InboundBridge(
+            queue=queue, client=client, sessions=sessions, provider_id=provider_id
+        )
+        self.outbound = OutboundBridge(
+            queue=queue, client=client, sessions=sessions, http=self.http
+        )
+        self.acks = AckBridge(queue=queue, client=client)
+        sessions.add_message_listener(self.on_engine_event)
+
+    async def on_engine_event(
+        self, instance_id: uuid.UUID, location_id: str, event: EngineEvent
+    ) -> None:
+        if isinstance(event, Message):
+            await self.inbound.store(instance_id, location_id, event)
+        elif isinstance(event, Ack):
+            await self.acks.on_ack(instance_id, location_id, event)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

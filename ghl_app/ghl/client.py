@@ -1,0 +1,172 @@
+"""The GHL REST calls the bridge makes, per location: contacts, conversations, messages,
+attachments. Each goes through the one transport (`GhlHttp`: pool, Version header, limiter,
+retries) with the location's token, refreshed once when GHL answers 401.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ghl_app.ghl.http import GhlApiError, GhlHttp
+from ghl_app.ghl.tokens import TokenManager
+
+
+class GhlClient:
+    def __init__(self, http: GhlHttp, tokens: TokenManager) -> None:
+        self._http = http
+        self._tokens = tokens
+
+    async def _call(
+        self,
+        location_id: str,
+        method: str,
+        path: str,
+        *,
+        retry_safe: bool,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
+    ) -> dict[str, Any]:
+        token = await self._tokens.location_token(location_id)
+        for second_try in (False, True):
+            try:
+                return await self._http.request(
+                    method,
+                    path,
+                    limit_key=location_id,
+                    bearer=token,
+                    retry_safe=retry_safe,
+                    params=params,
+                    json=json,
+                    data=data,
+                    files=files,
+                )
+            except GhlApiError as exc:
+                # A 401 says GHL no longer accepts the token (revoked, rotated elsewhere):
+                # refresh once. A 401 is an answer before any processing, so re-sending is safe.
+                if exc.status != 401 or second_try:
+                    raise
+                token = await self._tokens.refresh_location(location_id, stale=token)
+        raise AssertionError("unreachable")
+
+    # -- contacts (Version 2021-07-28) ---------------------------------------------------------
+
+    async def upsert_contact(
+        self,
+        location_id: str,
+        *,
+        phone: str,
+        name: str | None = None,
+        tags: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Create or update the contact by phone (GHL applies the location's duplicate rules).
+        Returns the contact object (its `id` is the GHL contact id)."""
+        body: dict[str, Any] = {"locationId": location_id, "phone": phone}
+        if name:
+            body["name"] = name
+        if tags:
+            body["tags"] = tags
+        answer = await self._call(
+            location_id, "POST", "/contacts/upsert", retry_safe=True, json=body
+        )
+        contact = answer.get("contact")
+        return contact if isinstance(contact, dict) else answer
+
+    async def find_contact_by_phone(self, location_id: str, phone: str) -> dict[str, Any] | None:
+        answer = await self._call(
+            location_id,
+            "GET",
+            "/contacts/search/duplicate",
+            retry_safe=True,
+            params={"locationId": location_id, "number": phone},
+        )
+        contact = answer.get("contact")
+        return contact if isinstance(contact, dict) else None
+
+    # -- conversations (Version 2021-04-15) ---------------------------------------------------
+
+    async def search_conversation(self, location_id: str, contact_id: str) -> dict[str, Any] | None:
+        answer = await self._call(
+            location_id,
+            "GET",
+            "/conversations/search",
+            retry_safe=True,
+            params={"locationId": location_id, "contactId": contact_id},
+        )
+        conversations = answer.get("conversations") or []
+        first = conversations[0] if conversations else None
+        return first if isinstance(first, dict) else None
+
+    async def create_conversation(self, location_id: str, contact_id: str) -> dict[str, Any]:
+        answer = await self._call(
+            location_id,
+            "POST",
+            "/conversations/",
+            retry_safe=False,
+            json={"locationId": location_id, "contactId": contact_id},
+        )
+        conversation = answer.get("conversation")
+        return conversation if isinstance(conversation, dict) else answer
+
+    async def add_inbound_message(
+        self, location_id: str, payload: dict[str, Any]
+    ) -> dict[str, Any]:
+        """POST /conversations/messages/inbound. Not retried on a timeout or 5xx: the message may
+        have landed, and a repeat would show twice (the job queue decides, with its dedupe)."""
+        return await self._call(
+            location_id, "POST", "/conversations/messages/inbound", retry_safe=False, json=payload
+        )
+
+    async def update_message_status(
+        self,
+        location_id: str,
+        message_id: str,
+        status: str,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        body: dict[str, Any] = {"status": status}
+        if error is not None:
+            body["error"] = error
+        await self._call(
+            location_id,
+            "PUT",
+            f"/conversations/messages/{message_id}/status",
+            retry_safe=True,
+            json=body,
+        )
+
+    async def upload_attachment(
+        self,
+        location_id: str,
+        *,
+        conversation_id: str,
+        contact_id: str,
+        filename: str,
+        data: bytes,
+        content_type: str,
+    ) -> str:
+        """Upload a file for a message; returns its GHL URL. A repeat only leaves an unused copy,
+        so it is retried."""
+        answer = await self._call(
+            location_id,
+            "POST",
+            "/conversations/messages/upload",
+            retry_safe=True,
+            data={
+                "conversationId": conversation_id,
+                "contactId": contact_id,
+                "locationId": location_id,
+            },
+            files={"fileAttachment": (filename, data, content_type)},
+        )
+        uploaded = answer.get("uploadedFiles")
+        urls: list[Any] = []
+        if isinstance(uploaded, dict):
+            urls = list(uploaded.values())
+        elif isinstance(uploaded, list):
+            urls = [item.get("url") if isinstance(item, dict) else item for item in uploaded]
+        for url in urls:
+            if isinstance(url, str) and url:
+                return url
+        raise GhlApiError(502, "GHL accepted the upload but returned no URL", "bad_response")

@@ -1,0 +1,49 @@
+"""Wires the GHL parts together once per process: one transport (one connection pool), one
+limiter, one token manager, shared by installs, webhooks and the API client."""
+
+from __future__ import annotations
+
+from ghl_app.crypto import TokenCipher
+from ghl_app.ghl.client import GhlClient
+from ghl_app.ghl.http import GhlHttp
+from ghl_app.ghl.installs import InstallService
+from ghl_app.ghl.oauth import OAuthApi
+from ghl_app.ghl.ratelimit import RateLimiter
+from ghl_app.ghl.tokens import TokenManager
+from ghl_app.ghl.webhooks import AppWebhookHandler, WebhookVerifier
+from ghl_app.settings import Settings
+
+# GHL's burst limit per app per location (ghl-api.md "Rate limits").
+GHL_BURST_REQUESTS = 100
+GHL_BURST_INTERVAL = 10.0
+
+
+class GhlIntegration:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        limiter_enabled: bool = True,
+        rate_limit: tuple[int, float] = (GHL_BURST_REQUESTS, GHL_BURST_INTERVAL),
+        max_attempts: int = 4,
+        backoff_base: float = 0.5,
+        timeout: float = 20.0,
+    ) -> None:
+        self.cipher = TokenCipher(settings.app_secret)
+        self.limiter = RateLimiter(*rate_limit) if limiter_enabled else None
+        self.http = GhlHttp(
+            settings.ghl_api_url,
+            limiter=self.limiter,
+            max_attempts=max_attempts,
+            backoff_base=backoff_base,
+            timeout=timeout,
+        )
+        self.oauth = OAuthApi(self.http, settings)
+        self.tokens = TokenManager(settings, self.oauth, self.cipher)
+        self.client = GhlClient(self.http, self.tokens)
+        self.installs = InstallService(self.oauth, self.cipher)
+        self.verifier = WebhookVerifier.from_settings(settings)
+        self.webhooks = AppWebhookHandler(settings, self.installs, verifier=self.verifier)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

@@ -1,0 +1,112 @@
+"""A per-location limiter that keeps our calls under GHL's burst limit (100 requests / 10 s per
+app per resource, ghl-api.md "Rate limits").
+
+A sliding window of send times per key, reconciled with what GHL reports: when
+`X-RateLimit-Remaining` says less budget is left than we think (another process shares it), the
+window is topped up; a 429 pauses the key for `Retry-After`. Keys nobody uses are dropped, so
+the map does not grow with every location ever seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+
+# Request arrival at GHL jitters against our send time; a small pad on the window absorbs it.
+_WINDOW_PAD = 0.03
+
+
+class _KeyWindow:
+    __slots__ = ("blocked_until", "lock", "sent", "users")
+
+    def __init__(self) -> None:
+        self.sent: deque[float] = deque()
+        self.lock = asyncio.Lock()
+        self.blocked_until = 0.0
+        self.users = 0
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        max_requests: int = 100,
+        interval: float = 10.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_requests = max_requests
+        self.interval = interval
+        self._clock = clock
+        self._windows: dict[str, _KeyWindow] = {}
+        self._last_sweep = clock()
+
+    @property
+    def _window(self) -> float:
+        return self.interval * (1 + _WINDOW_PAD)
+
+    def tracked_keys(self) -> int:
+        return len(self._windows)
+
+    async def acquire(self, key: str) -> None:
+        """Wait until one more request for `key` fits in the window, and count it."""
+        self._sweep()
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = _KeyWindow()
+        window.users += 1
+        try:
+            async with window.lock:  # FIFO: callers go out in arrival order
+                while True:
+                    now = self._clock()
+                    self._expire(window, now)
+                    wait = window.blocked_until - now
+                    if wait <= 0 and len(window.sent) >= self.max_requests:
+                        wait = window.sent[0] + self._window - now
+                    if wait <= 0:
+                        window.sent.append(now)
+                        return
+                    await asyncio.sleep(wait)
+        finally:
+            window.users -= 1
+            self._forget_if_idle(key, window)
+
+    def observe(self, key: str, *, remaining: int | None, limit: int | None) -> None:
+        """Reconcile with GHL's `X-RateLimit-Remaining` / `X-RateLimit-Max` of a response."""
+        window = self._windows.get(key)
+        if window is None or remaining is None:
+            return
+        now = self._clock()
+        self._expire(window, now)
+        ours = min(self.max_requests, limit or self.max_requests) - len(window.sent)
+        # GHL knows of calls we did not make (another process): count them as made now.
+        for _ in range(max(0, ours - remaining)):
+            window.sent.append(now)
+
+    def pause(self, key: str, seconds: float) -> None:
+        """GHL answered 429: nobody sends for `key` until `seconds` have passed."""
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = _KeyWindow()
+        window.blocked_until = max(window.blocked_until, self._clock() + seconds)
+
+    def _expire(self, window: _KeyWindow, now: float) -> None:
+        while window.sent and window.sent[0] + self._window <= now:
+            window.sent.popleft()
+
+    def _sweep(self) -> None:
+        now = self._clock()
+        if now - self._last_sweep < self._window:
+            return
+        self._last_sweep = now
+        for key, window in list(self._windows.items()):
+            self._forget_if_idle(key, window)
+
+    def _forget_if_idle(self, key: str, window: _KeyWindow) -> None:
+        if window.users:
+            return
+        now = self._clock()
+        self._expire(window, now)
+        if not window.sent and window.blocked_until <= now and self._windows.get(key) is window:
+            del self._windows[key]

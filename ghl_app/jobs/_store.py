@@ -1,0 +1,188 @@
+"""The job table's state changes, each one statement guarded by the state it expects.
+
+Every transition names the status (and, for a running job, the lease owner) it starts from, so
+two workers racing for the same row cannot both win: the loser's statement matches no row.
+Plain SQL where the ORM cannot say it (the claim); the ORM everywhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F
+from tortoise.queryset import QuerySet
+
+from ghl_app.models import Job, JobStatus
+
+_QUEUED = JobStatus.QUEUED.value
+_RUNNING = JobStatus.RUNNING.value
+
+# The head of a key is its lowest live (queued or running) job. A key is claimable when its head
+# is queued, its time has come, and none of its jobs is running: so a key never has two jobs
+# running, and a job never overtakes an earlier one waiting for its retry. (A running job above
+# a queued head happens when `retry()` puts a parked job back while a later one runs.) Parked
+# (failed) and done jobs are not live: they block nothing. The grouping reads only live rows
+# (the status index), never the growing history of done jobs.
+#
+# The candidates are picked once, in a materialised CTE: as `id IN (subquery)` Postgres may run a
+# LIMIT ... SKIP LOCKED subquery more than once and claim more rows than asked for.
+_CLAIM_SQL = """
+WITH picked AS MATERIALIZED (
+    SELECT j.id FROM jobs AS j
+    JOIN (
+        SELECT MIN(id) AS id FROM jobs
+        WHERE status IN (?, ?)
+        GROUP BY ordering_key
+        HAVING MAX(CASE WHEN status = ? THEN 1 ELSE 0 END) = 0
+    ) AS head ON head.id = j.id
+    WHERE j.status = ? AND j.run_after <= ? AND j.kind IN ({kinds})
+    ORDER BY j.id
+    LIMIT ?{lock}
+)
+UPDATE jobs
+SET status = ?, lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1, updated_at = ?
+WHERE status = ? AND id IN (SELECT id FROM picked)
+RETURNING *
+"""
+
+
+def _connection() -> BaseDBAsyncClient:
+    db: BaseDBAsyncClient = connections.get("default")
+    return db
+
+
+def _placeholders(sql: str, dialect: str) -> str:
+    """Tortoise hands SQL to the driver as is: SQLite takes `?`, asyncpg takes `$1, $2, ...`."""
+    if dialect != "postgres":
+        return sql
+    pieces = sql.split("?")
+    out = [pieces[0]]
+    for number, piece in enumerate(pieces[1:], start=1):
+        out.append(f"${number}{piece}")
+    return "".join(out)
+
+
+async def claim(
+    *, worker_id: str, kinds: Sequence[str], limit: int, now: datetime, lease_until: datetime
+) -> list[Job]:
+    """Lease up to `limit` claimable jobs to `worker_id`, oldest first, attempts counted."""
+    if limit <= 0 or not kinds:
+        return []
+    db = _connection()
+    dialect = db.capabilities.dialect
+    # Postgres: concurrent workers skip each other's candidate rows instead of queueing on them.
+    lock = " FOR UPDATE OF j SKIP LOCKED" if dialect == "postgres" else ""
+    sql = _CLAIM_SQL.format(kinds=", ".join("?" for _ in kinds), lock=lock)
+    values: list[Any] = [_QUEUED, _RUNNING, _RUNNING, _QUEUED, now, *kinds, limit]
+    values += [_RUNNING, worker_id, lease_until, now, _QUEUED]
+    rows = await db.execute_query_dict(_placeholders(sql, dialect), values)
+    # The claimed rows come back whole: building them here saves a read per claim on the hot
+    # path. `_init_from_db` is how Tortoise itself turns a row into a model (types converted).
+    jobs = [Job._init_from_db(**row) for row in rows]
+    return sorted(jobs, key=lambda job: job.id)
+
+
+async def complete(job_ids: Sequence[int], *, worker_id: str, now: datetime) -> int:
+    """Mark jobs done in one statement; returns how many this worker still held."""
+    updated: int = await Job.filter(
+        id__in=list(job_ids), status=JobStatus.RUNNING, lease_owner=worker_id
+    ).update(
+        status=JobStatus.DONE,
+        finished_at=now,
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=now,
+    )
+    return updated
+
+
+def _leased(job_id: int, lease_owner: str, expired_before: datetime | None) -> QuerySet[Job]:
+    query = Job.filter(id=job_id, status=JobStatus.RUNNING, lease_owner=lease_owner)
+    if expired_before is not None:
+        # Collecting a dead worker's job: it must still be expired, not renewed meanwhile.
+        query = query.filter(lease_expires_at__lt=expired_before)
+    return query
+
+
+async def requeue(
+    job_id: int,
+    *,
+    lease_owner: str,
+    error: str,
+    run_after: datetime,
+    now: datetime,
+    expired_before: datetime | None = None,
+) -> bool:
+    """Back to the queue after a failed attempt, to run again at `run_after`."""
+    updated = await _leased(job_id, lease_owner, expired_before).update(
+        status=JobStatus.QUEUED,
+        run_after=run_after,
+        last_error=error,
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=now,
+    )
+    return updated > 0
+
+
+async def park(
+    job_id: int,
+    *,
+    lease_owner: str,
+    error: str,
+    now: datetime,
+    expired_before: datetime | None = None,
+) -> bool:
+    """Parked as failed: it stays until someone retries it from the page."""
+    updated = await _leased(job_id, lease_owner, expired_before).update(
+        status=JobStatus.FAILED,
+        last_error=error,
+        finished_at=now,
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=now,
+    )
+    return updated > 0
+
+
+async def renew(job_ids: Sequence[int], *, worker_id: str, lease_until: datetime) -> None:
+    """Extend this worker's leases, so a slow handler is not mistaken for a dead worker."""
+    if job_ids:
+        await Job.filter(
+            id__in=list(job_ids), status=JobStatus.RUNNING, lease_owner=worker_id
+        ).update(lease_expires_at=lease_until)
+
+
+async def expired(now: datetime) -> list[dict[str, Any]]:
+    """Running jobs whose worker stopped renewing its lease (it died, or its loop froze)."""
+    return await Job.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now).values(
+        "id", "location_id", "kind", "attempts", "max_attempts", "lease_owner"
+    )
+
+
+async def release(worker_id: str, *, now: datetime) -> list[int]:
+    """Hand this worker's running jobs back to the queue (a clean shutdown).
+
+    The interrupted attempt is not counted: the job did not fail, we stopped it.
+    """
+    ids: list[int] = await Job.filter(status=JobStatus.RUNNING, lease_owner=worker_id).values_list(
+        "id", flat=True
+    )  # type: ignore[assignment]
+    if ids:
+        await Job.filter(id__in=list(ids), status=JobStatus.RUNNING, lease_owner=worker_id).update(
+            status=JobStatus.QUEUED,
+            attempts=F("attempts") - 1,
+            run_after=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+    return ids
+
+
+def lease_end(now: datetime, lease_s: float) -> datetime:
+    return now + timedelta(seconds=lease_s)

@@ -1,0 +1,541 @@
+"""The session manager: the one owner of every WhatsApp engine (architecture.md, session states).
+
+It applies the state rules (idempotent start, stale handles disposed first, unscanned QR stopped
+after a bounded time, logout wipes the profile), writes every change to the instance row and
+publishes it on the bus as the WebSocket message the page receives (`instance:<uuid>` topic).
+
+Engine events arrive on the engine's dispatcher task, in order. Handlers for them never take the
+per-instance lock (a `start` holding it waits for those very events); anything that stops or
+restarts an engine runs as a supervised task that does take the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from connectors.base import Engine, EngineError, EngineFactory
+from connectors.events import (
+    Ack,
+    Connected,
+    Disconnected,
+    EngineEvent,
+    EventSink,
+    LoggedOut,
+    Message,
+    PairingCode,
+    Qr,
+    Revoked,
+)
+from ghl_app.errors import AppError
+from ghl_app.events import EventBus
+from ghl_app.models import Instance, InstanceStatus
+from ghl_app.sessions.engines import PlaywrightEngines
+from ghl_app.sessions.qr import QrCode, qr_code
+from ghl_app.sessions.state import (
+    LockEntry,
+    Session,
+    StartResult,
+    instance_snapshot,
+    not_found,
+)
+from ghl_app.settings import Settings
+from ghl_app.supervisor import TaskSupervisor
+
+log = logging.getLogger(__name__)
+
+MessageListener = Callable[[uuid.UUID, str, EngineEvent], Awaitable[None]]
+
+S = InstanceStatus
+# How long `start` waits for the first QR (or a restored login) so its answer usually has it.
+_SETTLE_S = 3.0
+_RESTORE_SETTLE_S = 20.0
+_RESTORE_CONCURRENCY = 3
+# Delays before each restart attempt of a linked engine that went away; then `failed`.
+_RECOVERY_DELAYS_S = (0.5, 2.0, 5.0, 15.0, 30.0)
+_LOGGED_OUT_MESSAGE = "The phone removed this linked device. Start again and scan a new QR code."
+
+
+class SessionManager:
+    def __init__(
+        self,
+        settings: Settings,
+        bus: EventBus,
+        supervisor: TaskSupervisor,
+        engine_factory: EngineFactory | None = None,
+    ) -> None:
+        self.settings = settings
+        self._bus = bus
+        self._supervisor = supervisor
+        self._factory = engine_factory
+        self._playwright = PlaywrightEngines(settings) if engine_factory is None else None
+        self._sessions: dict[uuid.UUID, Session] = {}
+        self._locks: dict[uuid.UUID, LockEntry] = {}
+        self._listeners: list[MessageListener] = []
+        self._restore_task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # -- lookups --------------------------------------------------------------------------
+
+    async def get_instance(self, instance_id: str | uuid.UUID, location_id: str) -> Instance:
+        """The instance of this location, else 404 (another location's id reveals nothing)."""
+        try:
+            iid = instance_id if isinstance(instance_id, uuid.UUID) else uuid.UUID(instance_id)
+        except ValueError:
+            raise not_found() from None
+        instance = await Instance.get_or_none(id=iid, location_id=location_id)
+        if instance is None:
+            raise not_found()
+        return instance
+
+    def snapshot(self, instance: Instance) -> dict[str, Any]:
+        return instance_snapshot(instance)
+
+    def current_qr(self, instance_id: uuid.UUID) -> QrCode | None:
+        session = self._sessions.get(instance_id)
+        if session is None or session.linked or session.status is not S.QR:
+            return None
+        return session.qr
+
+    def engine_for(self, instance_id: uuid.UUID) -> Engine | None:
+        """The running engine of an instance, for the bridge's sends; None when not running."""
+        session = self._sessions.get(instance_id)
+        if session is None or session.closing or session.engine is None:
+            return None
+        return session.engine if session.engine.running else None
+
+    def session_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {"running": len(self._sessions), "max": self.settings.max_sessions}
+        for session in self._sessions.values():
+            counts[str(session.status)] = counts.get(str(session.status), 0) + 1
+        return counts
+
+    def add_message_listener(self, listener: MessageListener) -> None:
+        """`listener(instance_id, location_id, event)` for every Message, Ack and Revoked."""
+        self._listeners.append(listener)
+
+    def engine_pids(self) -> list[int]:
+        return sorted(
+            pid for s in self._sessions.values() if s.engine is not None for pid in s.engine.pids()
+        )
+
+    def profile_dir(self, instance_id: uuid.UUID) -> Path:
+        return self.settings.profiles_dir / str(instance_id)
+
+    # -- commands -------------------------------------------------------------------------
+
+    async def start(
+        self, instance_id: str | uuid.UUID, *, location_id: str, phone: str | None = None
+    ) -> StartResult:
+        iid = (await self.get_instance(instance_id, location_id)).id
+        async with self._locked(iid):
+            instance = await self.get_instance(iid, location_id)
+            session = self._sessions.get(iid)
+            live = (
+                session is not None
+                and not session.closing
+                and session.engine is not None
+                and session.engine.running
+            )
+            # The row is the truth the page sees; a handle that disagrees with it is stale.
+            if live and session is not None and session.status is instance.status:
+                if instance.status is S.CONNECTED:
+                    return StartResult(instance, None, None)
+                if instance.status in (S.STARTING, S.QR):
+                    if phone and session.pairing_code is None:
+                        session.pairing_code = await self._pair(session, phone)
+                    return StartResult(instance, session.qr, session.pairing_code)
+            if session is not None:
+                await self._dispose(session)  # a stale handle: crashed, failed, reconnecting
+            session = self._register(instance, linked=False)
+            await self._set(session, status=S.STARTING, last_error=None)
+            try:
+                await self._launch(session)
+            except asyncio.CancelledError:
+                await self._give_up(session, "The start was interrupted. Start again.")
+                raise
+            except Exception as exc:
+                await self._give_up(session, f"WhatsApp could not be started: {exc}")
+                raise AppError(
+                    "engine_failed", "WhatsApp could not be started. Try again.", 502
+                ) from exc
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(session.settled.wait(), _SETTLE_S)
+            if phone and not session.linked:
+                session.pairing_code = await self._pair(session, phone)
+            instance = await self.get_instance(iid, location_id)
+            qr = None if session.linked else session.qr
+            return StartResult(instance, qr, session.pairing_code)
+
+    async def stop(self, instance_id: str | uuid.UUID, *, location_id: str) -> Instance:
+        iid = (await self.get_instance(instance_id, location_id)).id
+        async with self._locked(iid):
+            session = self._sessions.get(iid)
+            if session is not None:
+                await self._dispose(session)
+            return await self._write(iid, status=S.STOPPED, last_error=None) or not_found_raise()
+
+    async def logout(self, instance_id: str | uuid.UUID, *, location_id: str) -> Instance:
+        """Unlink the device (when running), stop, and wipe the saved profile."""
+        iid = (await self.get_instance(instance_id, location_id)).id
+        async with self._locked(iid):
+            await self._logout_locked(iid)
+            instance = await self._write(
+                iid, status=S.LOGGED_OUT, phone_number=None, wa_id=None, last_error=None
+            )
+            return instance or not_found_raise()
+
+    async def delete(self, instance_id: str | uuid.UUID, *, location_id: str) -> None:
+        iid = (await self.get_instance(instance_id, location_id)).id
+        async with self._locked(iid):
+            await self._logout_locked(iid)
+            await Instance.filter(id=iid).delete()
+        log.info("instance deleted", extra={"instance_id": str(iid), "location_id": location_id})
+
+    async def stop_location(self, location_id: str) -> None:
+        """Stop every session of a location (the UNINSTALL webhook); profiles stay."""
+        for instance in await Instance.filter(location_id=location_id):
+            async with self._locked(instance.id):
+                session = self._sessions.get(instance.id)
+                if session is not None:
+                    await self._dispose(session)
+                if instance.status not in (S.STOPPED, S.LOGGED_OUT):
+                    await self._write(
+                        instance.id,
+                        status=S.STOPPED,
+                        last_error="The app was uninstalled from this location.",
+                    )
+        log.info("location sessions stopped", extra={"location_id": location_id})
+
+    async def announce(self, instance: Instance) -> None:
+        """Publish a change made outside the manager (a rename) to the page's subscribers."""
+        await self._bus.publish(
+            f"instance:{instance.id}", {"type": "instance", "instance": instance_snapshot(instance)}
+        )
+
+    # -- boot and shutdown ------------------------------------------------------------------
+
+    def restore(self) -> asyncio.Task[None]:
+        """Restart every instance that was linked, a few at a time, in the background."""
+        self._restore_task = self._supervisor.spawn("sessions-restore", self._restore_all())
+        return self._restore_task
+
+    async def _restore_all(self) -> None:
+        if self._playwright is not None:
+            try:
+                await self._playwright.warm_up()
+            except Exception as exc:  # reported again, to the user, by the first start
+                log.warning("browser driver warm-up failed: %s", exc)
+        # A QR wait cut short by a process exit has nothing left to wait for.
+        await Instance.filter(status__in=[S.STARTING, S.QR]).update(status=S.STOPPED)
+        rows = await Instance.filter(status__in=[S.CONNECTED, S.DISCONNECTED]).order_by("id")
+        if not rows:
+            return
+        began = asyncio.get_running_loop().time()
+        slots = asyncio.Semaphore(_RESTORE_CONCURRENCY)
+
+        async def one(instance: Instance) -> None:
+            async with slots:
+                await self._restore_one(instance)
+
+        await asyncio.gather(*(one(instance) for instance in rows))
+        log.info(
+            "restored %d sessions in %.1fs", len(rows), asyncio.get_running_loop().time() - began
+        )
+
+    async def _restore_one(self, instance: Instance) -> None:
+        async with self._locked(instance.id):
+            if instance.id in self._sessions or self._closing:
+                return
+            try:
+                session = self._register(instance, linked=True)
+            except AppError as exc:
+                await self._write(instance.id, status=S.FAILED, last_error=exc.message)
+                return
+            try:
+                await self._launch(session)
+            except Exception as exc:
+                log.warning("restore failed: %s", exc, extra=session.log_extra)
+                session.recovery = self._spawn(session, "recover", self._recover(session, "boot"))
+                return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(session.settled.wait(), _RESTORE_SETTLE_S)
+
+    async def shutdown(self) -> None:
+        """Close every engine, profiles intact; rows keep their status for the next `restore`."""
+        self._closing = True
+        if self._restore_task is not None:
+            self._restore_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._restore_task
+        sessions = list(self._sessions.values())
+        self._sessions.clear()
+        for session in sessions:
+            session.closing = True
+            self._cancel_tasks(session)
+        await asyncio.gather(*(self._stop_engine(s) for s in sessions))
+        waiting = [s.instance_id for s in sessions if s.status in (S.STARTING, S.QR)]
+        if waiting:
+            await Instance.filter(id__in=waiting).update(status=S.STOPPED)
+        if self._playwright is not None:
+            await self._playwright.close()
+        log.info("sessions shut down", extra={"count": len(sessions)})
+
+    # -- engine lifecycle -------------------------------------------------------------------
+
+    def _register(self, instance: Instance, *, linked: bool) -> Session:
+        # No await between the check and the insert: concurrent starts cannot overshoot.
+        if self._closing:
+            raise AppError("shutting_down", "The server is restarting. Try again shortly.", 503)
+        if len(self._sessions) >= self.settings.max_sessions:
+            raise AppError(
+                "max_sessions",
+                f"This server already runs its maximum of {self.settings.max_sessions} WhatsApp "
+                "sessions. Stop another instance, or raise MAX_SESSIONS.",
+                503,
+            )
+        session = Session(instance.id, instance.location_id, instance.status, linked=linked)
+        self._sessions[instance.id] = session
+        return session
+
+    async def _launch(self, session: Session) -> None:
+        if session.engine is None:
+            session.engine = await self._build(session)
+        await session.engine.start()
+        log.info("engine started", extra=session.log_extra)
+
+    async def _build(self, session: Session) -> Engine:
+        iid = str(session.instance_id)
+        profile = self.profile_dir(session.instance_id)
+        sink = self._sink_for(session)
+        if self._playwright is not None:
+            return await self._playwright.build(iid, profile, sink)
+        assert self._factory is not None
+        return self._factory(iid, profile, sink)
+
+    async def _pair(self, session: Session, phone: str) -> str:
+        assert session.engine is not None
+        try:
+            return await session.engine.request_pairing_code(phone)
+        except EngineError as exc:
+            if exc.code == "invalid_phone":
+                raise AppError("invalid_phone", "Type the phone number with country code.") from exc
+            raise AppError(
+                "pairing_failed", "WhatsApp did not give a pairing code. Try again.", 502
+            ) from exc
+
+    async def _dispose(self, session: Session) -> None:
+        """Forget a session and stop its engine (profile kept). Caller holds the lock."""
+        session.closing = True
+        if self._sessions.get(session.instance_id) is session:
+            del self._sessions[session.instance_id]
+        self._cancel_tasks(session)
+        await self._stop_engine(session)
+
+    async def _stop_engine(self, session: Session) -> None:
+        if session.engine is None:
+            return
+        try:
+            await session.engine.stop()
+        except Exception:
+            log.exception("engine stop failed", extra=session.log_extra)
+
+    async def _logout_locked(self, iid: uuid.UUID) -> None:
+        session = self._sessions.pop(iid, None)
+        if session is not None and session.engine is not None:
+            session.closing = True
+            self._cancel_tasks(session)
+            try:
+                await session.engine.logout()
+            except Exception:
+                log.exception("engine logout failed", extra=session.log_extra)
+        await asyncio.to_thread(shutil.rmtree, self.profile_dir(iid), True)
+
+    async def _give_up(self, session: Session, message: str) -> None:
+        log.warning("session failed: %s", message, extra=session.log_extra)
+        await self._dispose(session)
+        await self._write(session.instance_id, status=S.FAILED, last_error=message)
+
+    def _cancel_tasks(self, session: Session) -> None:
+        current = asyncio.current_task()
+        for task in (session.qr_timer, session.recovery):
+            if task is not None and task is not current:
+                task.cancel()
+        session.qr_timer = session.recovery = None
+
+    def _spawn(
+        self, session: Session, what: str, coro: Coroutine[Any, Any, None]
+    ) -> asyncio.Task[None]:
+        return self._supervisor.spawn(f"session-{what}:{session.instance_id}", coro)
+
+    @asynccontextmanager
+    async def _locked(self, iid: uuid.UUID) -> AsyncIterator[None]:
+        # Entries live only while someone holds or awaits them, so the map never only grows.
+        entry = self._locks.setdefault(iid, LockEntry())
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._locks[iid]
+
+    # -- engine events ------------------------------------------------------------------------
+
+    def _sink_for(self, session: Session) -> EventSink:
+        async def sink(event: EngineEvent) -> None:
+            await self._on_event(session, event)
+
+        return sink
+
+    def _is_current(self, session: Session) -> bool:
+        return not session.closing and self._sessions.get(session.instance_id) is session
+
+    async def _on_event(self, session: Session, event: EngineEvent) -> None:
+        if isinstance(event, Message | Ack | Revoked):
+            await self._tell_listeners(session, event)  # real data, even while stopping
+            return
+        if not self._is_current(session):
+            return
+        if isinstance(event, Qr):
+            session.linked = False
+            session.qr = await asyncio.to_thread(qr_code, event.code, event.expires_at)
+            if session.status is not S.QR:
+                await self._set(session, status=S.QR)
+            await self._bus.publish(
+                f"instance:{session.instance_id}",
+                {
+                    "type": "qr",
+                    "instance_id": str(session.instance_id),
+                    "qr": session.qr.to_dict(),
+                },
+            )
+            if session.qr_timer is None:
+                session.qr_timer = self._spawn(session, "qr-timeout", self._expire_qr(session))
+        elif isinstance(event, PairingCode):
+            session.pairing_code = event.code
+        elif isinstance(event, Connected):
+            session.linked = True
+            session.qr = session.pairing_code = None
+            if session.qr_timer is not None:
+                session.qr_timer.cancel()
+                session.qr_timer = None
+            await self._set(
+                session,
+                status=S.CONNECTED,
+                phone_number=event.phone,
+                wa_id=event.wid,
+                connected_at=datetime.now(UTC),
+                last_error=None,
+            )
+            log.info("connected", extra=session.log_extra)
+        elif isinstance(event, LoggedOut):
+            session.linked = False
+            log.info("logged out from the phone: %s", event.reason, extra=session.log_extra)
+            self._spawn(session, "logged-out", self._logged_out(session))
+        elif isinstance(event, Disconnected):
+            log.warning("engine lost: %s", event.reason, extra=session.log_extra)
+            session.recovery = self._spawn(session, "recover", self._recover(session, event.reason))
+        session.settled.set()
+
+    async def _tell_listeners(self, session: Session, event: EngineEvent) -> None:
+        for listener in self._listeners:
+            try:
+                await listener(session.instance_id, session.location_id, event)
+            except Exception:
+                log.exception("message listener failed", extra=session.log_extra)
+
+    async def _expire_qr(self, session: Session) -> None:
+        await asyncio.sleep(self.settings.qr_timeout_seconds)
+        async with self._locked(session.instance_id):
+            if not self._is_current(session) or session.linked:
+                return
+            log.info("qr not scanned in time, stopping", extra=session.log_extra)
+            await self._dispose(session)
+            await self._write(
+                session.instance_id,
+                status=S.STOPPED,
+                last_error="qr_timeout: the QR code was not scanned in time. Start again.",
+            )
+
+    async def _logged_out(self, session: Session) -> None:
+        async with self._locked(session.instance_id):
+            if not self._is_current(session):
+                return
+            await self._logout_locked(session.instance_id)
+            await self._write(
+                session.instance_id,
+                status=S.LOGGED_OUT,
+                phone_number=None,
+                wa_id=None,
+                last_error=_LOGGED_OUT_MESSAGE,
+            )
+
+    async def _recover(self, session: Session, reason: str) -> None:
+        """Restart an engine whose browser went away: the profile still holds the login."""
+        if not session.linked:
+            async with self._locked(session.instance_id):
+                if self._is_current(session):
+                    await self._give_up(
+                        session, f"The browser stopped ({reason}) before the phone was linked."
+                    )
+            return
+        await self._set(session, status=S.DISCONNECTED, last_error=f"reconnecting: {reason}")
+        error = reason
+        for attempt, delay in enumerate(_RECOVERY_DELAYS_S, 1):
+            await asyncio.sleep(delay)
+            async with self._locked(session.instance_id):
+                if not self._is_current(session):
+                    return
+                try:
+                    session.settled.clear()
+                    await self._launch(session)
+                    session.recovery = None
+                    log.info("engine restarted (attempt %d)", attempt, extra=session.log_extra)
+                    return
+                except Exception as exc:
+                    error = str(exc)
+                    log.warning(
+                        "restart attempt %d failed: %s", attempt, exc, extra=session.log_extra
+                    )
+        async with self._locked(session.instance_id):
+            if self._is_current(session):
+                await self._give_up(session, f"WhatsApp could not be restarted: {error}")
+
+    # -- rows and the bus ---------------------------------------------------------------------
+
+    async def _set(self, session: Session, **fields: Any) -> None:
+        if not self._is_current(session):
+            return
+        if "status" in fields:
+            session.status = fields["status"]
+        await self._write(session.instance_id, **fields)
+
+    async def _write(self, iid: uuid.UUID, **fields: Any) -> Instance | None:
+        instance = await Instance.get_or_none(id=iid)
+        if instance is None:
+            return None  # deleted meanwhile
+        for name, value in fields.items():
+            setattr(instance, name, value)
+        await instance.save(update_fields=[*fields, "updated_at"])
+        if "status" in fields:
+            log.info(
+                "status %s",
+                instance.status,
+                extra={"instance_id": str(iid), "location_id": instance.location_id},
+            )
+        await self.announce(instance)
+        return instance
+
+
+def not_found_raise() -> Instance:
+    raise not_found()

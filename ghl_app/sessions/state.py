@@ -1,0 +1,62 @@
+"""The manager's per-instance bookkeeping and the contract's `Instance` shape."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.base import Engine
+from ghl_app.errors import AppError
+from ghl_app.models import Instance, InstanceStatus
+from ghl_app.sessions.qr import QrCode
+
+
+@dataclass(frozen=True, slots=True)
+class StartResult:
+    instance: Instance
+    qr: QrCode | None
+    pairing_code: str | None
+
+
+@dataclass(eq=False)
+class Session:
+    instance_id: uuid.UUID
+    location_id: str
+    status: InstanceStatus
+    linked: bool = False  # the profile holds a login (connected now or before a crash)
+    engine: Engine | None = None
+    qr: QrCode | None = None
+    pairing_code: str | None = None
+    closing: bool = False
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+    qr_timer: asyncio.Task[None] | None = None
+    recovery: asyncio.Task[None] | None = None
+
+    @property
+    def log_extra(self) -> dict[str, str]:
+        return {"instance_id": str(self.instance_id), "location_id": self.location_id}
+
+
+@dataclass
+class LockEntry:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+def instance_snapshot(instance: Instance) -> dict[str, Any]:
+    """The contract's `Instance` shape."""
+    return {
+        "id": str(instance.id),
+        "name": instance.name,
+        "status": str(instance.status),
+        "phone_number": instance.phone_number,
+        "error": instance.last_error,
+        "created_at": instance.created_at.isoformat() if instance.created_at else None,
+        "updated_at": instance.updated_at.isoformat() if instance.updated_at else None,
+    }
+
+
+def not_found() -> AppError:
+    return AppError("not_found", "No such instance.", 404)

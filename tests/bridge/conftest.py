@@ -1,0 +1,179 @@
+"""End-to-end bridge fixtures: the real app over HTTP, the fake GHL server, the fake WhatsApp
+Web page in real Chromium, a real SQLite file, and one installed location with a connected
+number."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from tortoise import Tortoise
+
+from connectors.playwright_engine import PlaywrightEngine
+from ghl_app.crypto import TokenCipher
+from ghl_app.db import apply_migrations, tortoise_config
+from ghl_app.models import Location
+from ghl_app.page_tokens import issue_token
+from ghl_app.settings import Settings
+from support.app_server import RunningApp, run_app, test_settings
+from support.fake_ghl import FakeGhl, Grant, run_fake_ghl
+from support.wa_fixture import FAST, FakeWhatsApp, StaticServer
+from web.app import create_app
+
+LOCATION = "loc-bridge"
+COMPANY = "co-bridge"
+OWN_PHONE = "+5511900000001"
+
+
+async def seed_location(settings: Settings, fake: FakeGhl, location_id: str = LOCATION) -> None:
+    """An installed location whose tokens the fake GHL accepts."""
+    body = fake.issue_tokens(Grant("Location", COMPANY, location_id))
+    cipher = TokenCipher(settings.app_secret)
+    await apply_migrations(settings.database_url)
+    await Tortoise.init(config=tortoise_config(settings.database_url))
+    try:
+        await Location.create(
+            location_id=location_id,
+            company_id=COMPANY,
+            access_token_enc=cipher.encrypt(body["access_token"]),
+            refresh_token_enc=cipher.encrypt(body["refresh_token"]),
+            expires_at=datetime.now(UTC) + timedelta(hours=20),
+            scopes=body.get("scope", ""),
+            installed_at=datetime.now(UTC),
+        )
+    finally:
+        await Tortoise.close_connections()
+
+
+# Fixed bytes: this module is imported both as a conftest and by the tests, and both copies
+# must sign with the key the app was given.
+SIGNING_KEY = ed25519.Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+PUBLIC_PEM = (
+    SIGNING_KEY.public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode()
+)
+
+
+@dataclass
+class Bridged:
+    app: RunningApp
+    fake: FakeGhl
+    settings: Settings
+    instance_id: str
+    token: str
+
+    async def reply_from_ghl(
+        self, contact_id: str, text: str, *, phone: str = "", attachments: list[str] | None = None
+    ) -> tuple[str, int]:
+        """GHL's provider Delivery URL call for a reply typed in GHL, signed like GHL's."""
+        message_id = f"ghl-out-{uuid.uuid4().hex[:10]}"
+        # The real GHL holds the message it asks us to deliver; status updates address it.
+        self.fake.messages[message_id] = {"id": message_id, "locationId": LOCATION}
+        payload = {
+            "contactId": contact_id,
+            "locationId": LOCATION,
+            "messageId": message_id,
+            "type": "SMS",
+            "phone": phone,
+            "message": text,
+            "attachments": attachments or [],
+        }
+        body = json.dumps(payload).encode()
+        signature = base64.b64encode(SIGNING_KEY.sign(body)).decode()
+        async with self.app.client() as client:
+            response = await client.post(
+                "/webhooks/ghl/outbound",
+                content=body,
+                headers={"content-type": "application/json", "x-ghl-signature": signature},
+            )
+        return message_id, response.status_code
+
+    @property
+    def services(self) -> Any:
+        return self.app.app.state.services
+
+    def phone(self) -> FakeWhatsApp:
+        engine = self.services.sessions.engine_for(uuid.UUID(self.instance_id))
+        assert engine is not None
+        return FakeWhatsApp(cast(PlaywrightEngine, engine).page)
+
+    def inbound_calls(self) -> list[dict[str, Any]]:
+        return [m for m in self.fake.messages.values() if m.get("altId")]
+
+
+async def connect_instance(app: RunningApp, token: str, name: str = "Main") -> str:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with app.client(headers=headers) as client:
+        created = await client.post("/api/instances", json={"name": name})
+        assert created.status_code == 201, created.text
+        instance_id = str(created.json()["id"])
+        started = await client.post(f"/api/instances/{instance_id}/start")
+        assert started.status_code == 200, started.text
+        engine = app.app.state.services.sessions.engine_for(uuid.UUID(instance_id))
+        await FakeWhatsApp(cast(PlaywrightEngine, engine).page).scan(OWN_PHONE)
+        async with asyncio.timeout(20):
+            while True:
+                state = (await client.get(f"/api/instances/{instance_id}")).json()
+                if state["status"] == "connected":
+                    return instance_id
+                await asyncio.sleep(0.1)
+
+
+async def wait_for(
+    predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 60.0, what: str = ""
+) -> None:
+    async with asyncio.timeout(timeout):
+        while True:
+            result = predicate()
+            if not isinstance(result, bool):
+                result = await result
+            if result:
+                return
+            await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+def bridge_env(
+    data_dir: Path, chromium_path: str, wa_fixture_server: StaticServer
+) -> Callable[[FakeGhl], Settings]:
+    def make(fake: FakeGhl) -> Settings:
+        return test_settings(
+            str(data_dir),
+            GHL_API_URL=fake.url,
+            GHL_MARKETPLACE_URL=fake.url,
+            WA_WEB_URL=wa_fixture_server.url(**FAST),
+            CHROMIUM_PATH=chromium_path,
+            GHL_WEBHOOK_ED25519_KEY=PUBLIC_PEM,
+        )
+
+    return make
+
+
+@pytest.fixture
+async def bridged(bridge_env: Callable[[FakeGhl], Settings]) -> AsyncIterator[Bridged]:
+    async with run_fake_ghl(rate_limit=(1000, 10.0)) as fake:
+        settings = bridge_env(fake)
+        await seed_location(settings, fake)
+        token, _ = issue_token(
+            settings.app_secret,
+            location_id=LOCATION,
+            user_id="u1",
+            company_id=COMPANY,
+            role="admin",
+        )
+        async with run_app(create_app(settings)) as app:
+            instance_id = await connect_instance(app, token)
+            yield Bridged(
+                app=app, fake=fake, settings=settings, instance_id=instance_id, token=token
+            )

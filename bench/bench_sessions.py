@@ -210,6 +210,9 @@ def report(results: dict[str, Any]) -> str:
         "",
         f"`bench/bench_sessions.py`, {datetime.now(UTC):%Y-%m-%d}, fake WhatsApp Web page, "
         f"{os.cpu_count()} CPUs, {platform.machine()}, Chromium from CHROMIUM_PATH.",
+        f"Load average during the run: {os.getloadavg()[0]:.1f} (other work shares the CPUs: "
+        "timings are pessimistic when it is high; PSS splits shared pages with any other "
+        "Chromium running).",
         "",
         "| start -> first QR | median | p95 | n |",
         "|---|---|---|---|",

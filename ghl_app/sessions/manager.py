@@ -281,7 +281,15 @@ class SessionManager:
         for session in sessions:
             session.closing = True
             self._cancel_tasks(session)
-        await asyncio.gather(*(self._stop_engine(s) for s in sessions))
+        # A few at a time: thirty browsers closing at once on two cores miss their close
+        # timeout and get killed, which risks the last seconds of their profiles.
+        slots = asyncio.Semaphore(_RESTORE_CONCURRENCY * 2)
+
+        async def stop_one(session: Session) -> None:
+            async with slots:
+                await self._stop_engine(session)
+
+        await asyncio.gather(*(stop_one(s) for s in sessions))
         waiting = [s.instance_id for s in sessions if s.status in (S.STARTING, S.QR)]
         if waiting:
             await Instance.filter(id__in=waiting).update(status=S.STOPPED)

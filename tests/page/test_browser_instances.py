@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from page.contrast import low_contrast_texts
 from page.ghl_parent import GhlParent
 from page.sso_support import install_location, user_context
 from playwright.async_api import Browser, FrameLocator, Page, expect
@@ -24,12 +25,14 @@ LANGUAGES = ("en", "pt-BR")
 
 
 async def screenshot_in_each_language(page: Page, frame: FrameLocator, state: str) -> None:
+    """Screenshots of one state in both languages; its texts must pass WCAG AA contrast."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     switch = frame.locator("#lang-switch")
     for language in LANGUAGES:
         await switch.select_option(language)
         await expect(frame.locator("html")).to_have_attribute("lang", language)
         await page.screenshot(path=SCREENSHOTS / f"{state}-{language}.png", full_page=True)
+    assert await low_contrast_texts(frame) == []
     await switch.select_option("en")
 
 

@@ -3,10 +3,11 @@ WhatsApp Web page, a migrated SQLite file, and a manager that is shut down after
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sessions.helpers import ManagerMaker
 
 from ghl_app.events import InProcessEventBus
 from ghl_app.sessions import SessionManager
@@ -25,9 +26,6 @@ def settings(data_dir: Path, chromium_path: str, wa_fixture_server: StaticServer
         MAX_SESSIONS="4",
     )
     return custom
-
-
-ManagerMaker = Callable[..., SessionManager]
 
 
 @pytest.fixture
@@ -49,6 +47,6 @@ async def make_manager(settings: Settings, db: str) -> AsyncIterator[ManagerMake
 
 @pytest.fixture
 async def manager(make_manager: ManagerMaker) -> SessionManager:
-    manager = make_manager()
+    manager: SessionManager = make_manager()
     await manager.restore()  # as at boot: nothing to restore, but the driver is warmed up
     return manager

@@ -16,6 +16,8 @@ from ghl_app.models import Instance, InstanceStatus, Location
 from ghl_app.sessions import SessionManager
 from support.wa_fixture import FakeWhatsApp
 
+ManagerMaker = Callable[..., SessionManager]
+
 
 async def new_instance(location_id: str = "loc-a", name: str = "Sales") -> Instance:
     await Location.get_or_create(

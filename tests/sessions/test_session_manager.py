@@ -9,9 +9,9 @@ import signal
 from typing import Any
 
 import pytest
-from sessions.conftest import ManagerMaker
 from sessions.helpers import (
     BusRecorder,
+    ManagerMaker,
     fake_phone,
     login_saved_on_disk,
     new_instance,

@@ -10,7 +10,11 @@ trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 bash "$root/scripts/system-deps.sh"
 python3 -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install -q --upgrade pip
-"$work/venv/bin/python" -m pip install -q "$root"
+# Build from a copy, as `docker build` does, so the checkout gets no build/ folder.
+mkdir "$work/src"
+tar -C "$root" --exclude=./.venv --exclude=./data --exclude=./build --exclude=./.git -cf - . \
+  | tar -C "$work/src" -xf -
+"$work/venv/bin/python" -m pip install -q "$work/src"
 
 port=$("$work/venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export DATA_DIR="$work/data" HOST=127.0.0.1 PORT="$port"

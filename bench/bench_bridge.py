@@ -1,0 +1,438 @@
+"""Message bridge (WhatsApp -> GHL) benchmark: `.venv/bin/python bench/bench_bridge.py`.
+
+Synthetic `connectors.events.Message` events go straight into `InboundBridge.store` (what the
+engine's event sink does), on a fresh migrated SQLite file per run, the real JobQueue and the real
+GhlClient over real HTTP to the fake GHL (tests/support/fake_ghl.py) on 127.0.0.1. The fake runs
+in this process and event loop, so both timestamps come from one `perf_counter`; its CPU is
+counted against ours (the figures are pessimistic). Logging is configured as in production
+(INFO, key=value lines) into /dev/null, so formatting costs are included.
+
+1. Limiter off (our overhead):
+   - unloaded latency: one message at a time, `store()` called -> the fake receives the
+     inbound call; the first message of a chat (contact + conversation found/created) and the
+     following ones (steady state) reported apart;
+   - throughput: N messages over K new chats fed as fast as `store()` returns, first `store()`
+     -> last inbound call received; then the same burst again over the now-known chats.
+2. Limiter on: one location at 100 requests per `--window` s (GHL: 100 / 10 s; shortened by
+   default to keep the run short), a backlog of pre-mapped chats (1 GHL call per message):
+   requests per window achieved, 429s the fake sent, 429s that reached a job. Then 20 locations
+   in parallel at GHL's real 100 / 10 s, each with a backlog beyond its budget: messages each
+   delivered within one 10 s window (min / median / max).
+Several runs; the figures printed are medians across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from tortoise import Tortoise
+
+sys.path.insert(0, "tests")
+sys.path.insert(0, ".")
+
+from bridge.conftest import seed_location
+
+import support.fake_ghl as fake_ghl_module
+from connectors.events import Message as WaMessage
+from ghl_app.bridge.inbound import InboundBridge
+from ghl_app.db import tortoise_config
+from ghl_app.events import InProcessEventBus
+from ghl_app.ghl.integration import GhlIntegration
+from ghl_app.jobs import JobQueue
+from ghl_app.logs import configure_logging
+from ghl_app.models import Contact, Instance, InstanceStatus, Job, JobStatus
+from ghl_app.sessions import SessionManager
+from ghl_app.settings import Settings
+from ghl_app.supervisor import TaskSupervisor
+from support.app_server import test_settings
+from support.fake_ghl import FakeGhl, RecordedCall, run_fake_ghl
+
+INBOUND = "/conversations/messages/inbound"
+
+
+class TimedFakeGhl(FakeGhl):
+    """The fake GHL, plus the time each call arrived and each inbound message was accepted."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.call_times: list[tuple[float, RecordedCall]] = []
+        self.received: dict[str, float] = {}  # altId (the WhatsApp id) -> arrival
+        self.arrived = asyncio.Event()
+
+    async def _record(self, request: Request) -> RecordedCall:
+        now = time.perf_counter()
+        call = await super()._record(request)
+        self.call_times.append((now, call))
+        return call
+
+    async def _inbound_message(self, request: Request) -> Response:
+        now = time.perf_counter()
+        response = await super()._inbound_message(request)
+        if response.status_code == 200:
+            self.received[str((await request.json()).get("altId"))] = now
+            self.arrived.set()
+        return response
+
+
+# run_fake_ghl builds `FakeGhl(**options)` from its module: serve the timed one instead.
+fake_ghl_module.FakeGhl = TimedFakeGhl  # type: ignore[misc]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+@dataclass
+class Rig:
+    fake: TimedFakeGhl
+    bridge: InboundBridge
+    instances: dict[str, uuid.UUID]  # location -> instance
+    queue: JobQueue
+    supervisor: TaskSupervisor
+    sent: dict[str, float] = field(default_factory=dict)  # WhatsApp id -> store() called
+    serial: int = 0
+
+    def event(self, location_id: str, chat: int) -> WaMessage:
+        self.serial += 1
+        # A valid Brazilian mobile per (location, chat): 55 11 9 + 8 digits.
+        phone = f"55119{list(self.instances).index(location_id):02d}{chat:06d}"
+        return WaMessage(
+            instance_id=str(self.instances[location_id]),
+            id=f"WA{self.serial:08d}{uuid.uuid4().hex[:8].upper()}",
+            serialized_id="",
+            chat_id=f"{phone}@c.us",
+            from_me=False,
+            type="chat",
+            body=f"hello {self.serial}",
+            caption=None,
+            mimetype=None,
+            filename=None,
+            size=None,
+            timestamp=datetime.now(UTC),
+            is_group=False,
+            author=None,
+            notify_name=f"Customer {chat}",
+            quoted_id=None,
+            sender_phone=f"+{phone}",
+        )
+
+    async def store(self, location_id: str, chat: int) -> str:
+        event = self.event(location_id, chat)
+        self.sent[event.id] = time.perf_counter()
+        stored = await self.bridge.store(self.instances[location_id], location_id, event)
+        assert stored, "the bridge dropped a fresh message"
+        return event.id
+
+    async def wait_received(self, ids: list[str], timeout: float = 300) -> None:
+        async with asyncio.timeout(timeout):
+            while not all(i in self.fake.received for i in ids):
+                self.fake.arrived.clear()
+                await self.fake.arrived.wait()
+
+    def latencies_ms(self, ids: list[str]) -> list[float]:
+        return [(self.fake.received[i] - self.sent[i]) * 1000 for i in ids]
+
+    def rejected_by_limit(self) -> int:
+        return sum(1 for _, c in self.fake.call_times if c.status == 429)
+
+
+@asynccontextmanager
+async def rig(
+    *,
+    locations: list[str],
+    limiter: tuple[int, float] | None,
+    fake_limit: tuple[int, float],
+    start_queue: bool = True,
+) -> AsyncIterator[Rig]:
+    with tempfile.TemporaryDirectory() as tmp:
+        async with run_fake_ghl(rate_limit=fake_limit) as served:
+            fake = served
+            assert isinstance(fake, TimedFakeGhl)
+            settings: Settings = test_settings(
+                tmp, GHL_API_URL=fake.url, GHL_MARKETPLACE_URL=fake.url
+            )
+            for location_id in locations:
+                await seed_location(settings, fake, location_id)
+            await Tortoise.init(config=tortoise_config(settings.database_url))
+            supervisor = TaskSupervisor()
+            integration = GhlIntegration(
+                settings,
+                limiter_enabled=limiter is not None,
+                rate_limit=limiter or (100, 10.0),
+            )
+            # As in ghl_app/services.py: the production queue settings and wiring.
+            queue = JobQueue(lease_s=settings.job_lease_seconds)
+            sessions = SessionManager(settings, InProcessEventBus(), supervisor)
+            bridge = InboundBridge(
+                queue=queue,
+                client=integration.client,
+                sessions=sessions,
+                provider_id=settings.ghl_conversation_provider_id,
+            )
+            instances: dict[str, uuid.UUID] = {}
+            for location_id in locations:
+                instance = await Instance.create(
+                    location_id=location_id, name="Main", status=InstanceStatus.CONNECTED
+                )
+                instances[location_id] = instance.id
+            if start_queue:
+                await queue.start(supervisor)
+            try:
+                yield Rig(
+                    fake=fake,
+                    bridge=bridge,
+                    instances=instances,
+                    queue=queue,
+                    supervisor=supervisor,
+                )
+            finally:
+                await queue.stop(grace_s=1)
+                await supervisor.shutdown()
+                await integration.aclose()
+                await Tortoise.close_connections()
+
+
+async def premap_chats(rig_: Rig, location_id: str, chats: int) -> None:
+    """Contacts already mapped to GHL: every message then costs exactly one GHL call."""
+    for chat in range(chats):
+        event = rig_.event(location_id, chat)
+        await Contact.create(
+            location_id=location_id,
+            chat_id=event.chat_id,
+            phone_e164=event.sender_phone,
+            name=event.notify_name,
+            ghl_contact_id=f"contact-{location_id}-{chat}",
+            ghl_conversation_id=f"conv-{location_id}-{chat}",
+            last_instance_id=rig_.instances[location_id],
+        )
+
+
+# -- 1. limiter off -------------------------------------------------------------------------------
+
+
+async def overhead_run(messages: int, chats: int, latency_samples: int) -> dict[str, float]:
+    location = "loc-bench"
+    unlimited = (10**9, 10.0)
+    async with rig(locations=[location], limiter=None, fake_limit=unlimited) as r:
+        # Unloaded: one at a time. Chats 0..k-1 start cold (contact + conversation on GHL).
+        lat_chats = max(1, latency_samples // 4)
+        first: list[str] = []
+        steady: list[str] = []
+        for n in range(latency_samples):
+            wa_id = await r.store(location, 10_000 + n % lat_chats)
+            await r.wait_received([wa_id], timeout=30)
+            (first if n < lat_chats else steady).append(wa_id)
+        first_ms = r.latencies_ms(first)
+        steady_ms = r.latencies_ms(steady)
+
+        # Throughput: a burst over new chats (first message of each creates its contact).
+        out: dict[str, float] = {
+            "first_median_ms": statistics.median(first_ms),
+            "steady_median_ms": statistics.median(steady_ms),
+            "steady_p99_ms": percentile(steady_ms, 0.99),
+        }
+        for label in ("cold", "warm"):
+            ids: list[str] = []
+            begin = time.perf_counter()
+            for n in range(messages):
+                ids.append(await r.store(location, n % chats))
+            stored = time.perf_counter()
+            await r.wait_received(ids)
+            end = max(r.fake.received[i] for i in ids)
+            lat = r.latencies_ms(ids)
+            out[f"{label}_msgs_s"] = messages / (end - begin)
+            out[f"{label}_store_s"] = messages / (stored - begin)
+            out[f"{label}_load_median_ms"] = statistics.median(lat)
+            out[f"{label}_load_p99_ms"] = percentile(lat, 0.99)
+        return out
+
+
+# -- 2. limiter on --------------------------------------------------------------------------------
+
+
+async def one_location_run(window: float, messages: int, chats: int) -> dict[str, float]:
+    location = "loc-limited"
+    limit = (100, window)
+    async with rig(locations=[location], limiter=limit, fake_limit=limit, start_queue=False) as r:
+        # A backlog first, then the queue: the limiter, not the feed, sets the pace.
+        await premap_chats(r, location, chats)
+        fed = time.perf_counter()
+        ids = [await r.store(location, n % chats) for n in range(messages)]
+        fed = time.perf_counter() - fed
+        await r.queue.start(r.supervisor)
+        await r.wait_received(ids, timeout=messages / 100 * window * 3 + 30)
+        times = sorted(t for t, c in r.fake.call_times if c.status == 200)
+        start = times[0]
+        # Requests accepted per full window after the first (the first is the initial burst).
+        per_window: list[int] = []
+        k = 1
+        while start + (k + 1) * window <= times[-1]:
+            lo, hi = start + k * window, start + (k + 1) * window
+            per_window.append(sum(1 for t in times if lo <= t < hi))
+            k += 1
+        max_in_any_window = max(
+            sum(1 for u in times[i:] if u < t + window) for i, t in enumerate(times)
+        )
+        failed_429 = await Job.filter(last_error__contains="429").count()
+        return {
+            "store_only_msgs_s": messages / fed,
+            "req_per_window": statistics.median(per_window) if per_window else float("nan"),
+            "req_s": (len(times) - 100) / (times[-1] - start) if times[-1] > start else 0.0,
+            "max_in_window": float(max_in_any_window),
+            "fake_429": float(r.rejected_by_limit()),
+            "jobs_saw_429": float(failed_429),
+            "jobs_failed": float(await Job.filter(status=JobStatus.FAILED).count()),
+        }
+
+
+async def many_locations_run(
+    locations: int, window: float, backlog: int, chats: int
+) -> dict[str, float]:
+    names = [f"loc-{n:03d}" for n in range(locations)]
+    limit = (100, window)
+    async with rig(locations=names, limiter=limit, fake_limit=limit, start_queue=False) as r:
+        for name in names:
+            await premap_chats(r, name, chats)
+        # A backlog, interleaved as messages from many numbers arrive, then the queue starts.
+        for n in range(backlog):
+            for name in names:
+                await r.store(name, n % chats)
+        begin = time.perf_counter()
+        await r.queue.start(r.supervisor)
+        await asyncio.sleep(max(0.0, begin + window - time.perf_counter()))
+        cutoff = begin + window
+        delivered = {name: 0 for name in names}
+        for t, call in r.fake.call_times:
+            if call.path == INBOUND and call.status == 200 and t < cutoff and call.resource:
+                delivered[call.resource] += 1
+        counts = sorted(delivered.values())
+        return {
+            "min": float(counts[0]),
+            "median": float(statistics.median(counts)),
+            "max": float(counts[-1]),
+            "total": float(sum(counts)),
+            "fake_429": float(r.rejected_by_limit()),
+        }
+
+
+# -- report ------------------------------------------------------------------------------------
+
+
+def medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--chats", type=int, default=50)
+    parser.add_argument("--latency-samples", type=int, default=200)
+    parser.add_argument("--window", type=float, default=1.0, help="one-location limiter window, s")
+    parser.add_argument("--limited-messages", type=int, default=600)
+    parser.add_argument("--locations", type=int, default=20)
+    parser.add_argument("--locations-window", type=float, default=10.0)
+    parser.add_argument("--backlog", type=int, default=150, help="messages per location")
+    parser.add_argument("--skip", default="", help="comma list of: overhead,one,many")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+
+    configure_logging("INFO")
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 -- lives as long as the process
+    for noisy in ("uvicorn", "uvicorn.access", "uvicorn.error"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)  # the fake's logs, not ours
+
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()}")
+    if "overhead" not in skip:
+        runs = []
+        for n in range(args.runs):
+            runs.append(await overhead_run(args.messages, args.chats, args.latency_samples))
+            print(f"overhead run {n + 1}: " + _fmt(runs[-1]), flush=True)
+        m = medians(runs)
+        print(f"\n## Limiter off, medians of {args.runs} runs")
+        print("| figure | value | target |\n|---|---|---|")
+        print(
+            "| unloaded latency, first message of a chat (median) | "
+            f"{m['first_median_ms']:.1f} ms | |"
+        )
+        print(f"| unloaded latency, steady (median) | {m['steady_median_ms']:.1f} ms | ≤ 20 ms |")
+        print(f"| unloaded latency, steady (p99) | {m['steady_p99_ms']:.1f} ms | |")
+        for label, what in (("cold", f"{args.chats} new chats"), ("warm", "known chats")):
+            print(
+                f"| throughput, {args.messages} msgs, {what} | {m[label + '_msgs_s']:.0f} msg/s"
+                " | ≥ 200 msg/s |"
+            )
+            print(f"| `store()` rate, {what} | {m[label + '_store_s']:.0f} msg/s | |")
+            print(
+                f"| latency under that load, {what} (median / p99) | "
+                f"{m[label + '_load_median_ms']:.0f} / {m[label + '_load_p99_ms']:.0f} ms | |"
+            )
+    if "one" not in skip:
+        runs = []
+        for n in range(args.runs):
+            runs.append(await one_location_run(args.window, args.limited_messages, args.chats))
+            print(f"one-location run {n + 1}: " + _fmt(runs[-1]), flush=True)
+        m = medians(runs)
+        print(
+            f"\n## Limiter on, 1 location at 100 / {args.window:g} s, medians of {args.runs} runs"
+        )
+        print("| figure | value |\n|---|---|")
+        print(f"| accepted requests per full window after the first | {m['req_per_window']:.0f} |")
+        print(f"| accepted requests / s after the initial burst | {m['req_s']:.1f} |")
+        print(f"| most requests in any sliding window | {m['max_in_window']:.0f} |")
+        print(f"| 429s the fake sent | {m['fake_429']:.0f} |")
+        print(
+            "| `store()` rate with the queue idle (known chats) | "
+            f"{m['store_only_msgs_s']:.0f} msg/s |"
+        )
+        print(
+            "| jobs that saw a 429 / failed jobs | "
+            f"{m['jobs_saw_429']:.0f} / {m['jobs_failed']:.0f} |"
+        )
+    if "many" not in skip:
+        runs = []
+        for n in range(args.runs):
+            runs.append(
+                await many_locations_run(
+                    args.locations, args.locations_window, args.backlog, args.chats
+                )
+            )
+            print(f"many-locations run {n + 1}: " + _fmt(runs[-1]), flush=True)
+        m = medians(runs)
+        print(
+            f"\n## Limiter on, {args.locations} locations at 100 / {args.locations_window:g} s, "
+            f"{args.backlog} queued each, medians of {args.runs} runs"
+        )
+        print("| figure | value |\n|---|---|")
+        print(
+            f"| delivered per location in the first {args.locations_window:g} s "
+            f"(min / median / max) | {m['min']:.0f} / {m['median']:.0f} / {m['max']:.0f} |"
+        )
+        print(f"| delivered in total in that window | {m['total']:.0f} |")
+        print(f"| 429s the fake sent | {m['fake_429']:.0f} |")
+
+
+def _fmt(run: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:.1f}" for k, v in run.items())
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

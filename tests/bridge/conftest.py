@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -25,6 +26,7 @@ from ghl_app.db import apply_migrations, tortoise_config
 from ghl_app.models import Location
 from ghl_app.page_tokens import issue_token
 from ghl_app.settings import Settings
+from support.app_process import AppProcess
 from support.app_server import RunningApp, run_app, test_settings
 from support.fake_ghl import FakeGhl, Grant, run_fake_ghl
 from support.wa_fixture import FAST, FakeWhatsApp, StaticServer
@@ -177,3 +179,46 @@ async def bridged(bridge_env: Callable[[FakeGhl], Settings]) -> AsyncIterator[Br
             yield Bridged(
                 app=app, fake=fake, settings=settings, instance_id=instance_id, token=token
             )
+
+
+async def process_app(
+    fake: FakeGhl,
+    *,
+    data_dir: Path,
+    chromium_path: str,
+    wa_web_url: str,
+    log_path: Path,
+    **extra_env: str,
+) -> tuple[AppProcess, Settings, dict[str, str]]:
+    """The app as its own process (to be killed) on a seeded location; returns the process, its
+    settings and the headers of a page token for that location."""
+    env = {
+        "DATA_DIR": str(data_dir),
+        "APP_SECRET": "test-secret-0123456789abcdef",
+        "GHL_CLIENT_ID": "6650f0e1a2b3c4d5e6f70819-lx0abcd",
+        "GHL_CLIENT_SECRET": "client-secret",
+        "GHL_SHARED_SECRET": "shared-secret",
+        "GHL_CONVERSATION_PROVIDER_ID": "provider-1",
+        "GHL_API_URL": fake.url,
+        "GHL_WEBHOOK_ED25519_KEY": PUBLIC_PEM,
+        "WA_JS": "none",
+        "WA_WEB_URL": wa_web_url,
+        "CHROMIUM_PATH": chromium_path,
+        **extra_env,
+    }
+    settings = test_settings(str(data_dir), **env)
+    await seed_location(settings, fake)
+    token, _ = issue_token(
+        settings.app_secret, location_id=LOCATION, user_id="u", company_id=COMPANY, role="admin"
+    )
+    return AppProcess(env, log_path), settings, {"Authorization": f"Bearer {token}"}
+
+
+async def link_over_devtools(
+    client: httpx.AsyncClient, phone: FakeWhatsApp, instance_id: str
+) -> None:
+    """Scan the QR of a process-hosted instance and wait until the app reports it connected."""
+    await phone.scan(OWN_PHONE)
+    async with asyncio.timeout(20):
+        while (await client.get(f"/api/instances/{instance_id}")).json()["status"] != "connected":
+            await asyncio.sleep(0.1)

@@ -10,11 +10,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import httpx
-from bridge.conftest import COMPANY, LOCATION, OWN_PHONE, PUBLIC_PEM, seed_location
+from bridge.conftest import link_over_devtools, process_app
 
-from ghl_app.page_tokens import issue_token
-from support.app_process import AppProcess, phone_of
-from support.app_server import test_settings as make_settings
+from support.app_process import phone_of
 from support.fake_ghl import run_fake_ghl
 from support.wa_fixture import FAST, StaticServer
 
@@ -36,27 +34,14 @@ async def test_sigkill_mid_stream_then_restart_still_delivers_everything_exactly
     data_dir: Path, chromium_path: str, wa_fixture_server: StaticServer, tmp_path: Path
 ) -> None:
     async with run_fake_ghl(rate_limit=(1000, 10.0), hang_seconds=60.0) as fake:
-        env = {
-            "DATA_DIR": str(data_dir),
-            "APP_SECRET": "test-secret-0123456789abcdef",
-            "GHL_CLIENT_ID": "6650f0e1a2b3c4d5e6f70819-lx0abcd",
-            "GHL_CLIENT_SECRET": "client-secret",
-            "GHL_SHARED_SECRET": "shared-secret",
-            "GHL_CONVERSATION_PROVIDER_ID": "provider-1",
-            "GHL_API_URL": fake.url,
-            "GHL_WEBHOOK_ED25519_KEY": PUBLIC_PEM,
-            "WA_JS": "none",
-            "WA_WEB_URL": wa_fixture_server.url(**FAST),
-            "CHROMIUM_PATH": chromium_path,
-            "JOB_LEASE_SECONDS": "3",
-        }
-        settings = make_settings(str(data_dir), **env)
-        await seed_location(settings, fake)
-        token, _ = issue_token(
-            settings.app_secret, location_id=LOCATION, user_id="u", company_id=COMPANY, role="admin"
+        app, settings, headers = await process_app(
+            fake,
+            data_dir=data_dir,
+            chromium_path=chromium_path,
+            wa_web_url=wa_fixture_server.url(**FAST),
+            log_path=tmp_path / "serve.log",
+            JOB_LEASE_SECONDS="3",
         )
-        headers = {"Authorization": f"Bearer {token}"}
-        app = AppProcess(env, tmp_path / "serve.log")
         try:
             await app.start()
             async with httpx.AsyncClient(base_url=app.url, headers=headers, timeout=30) as client:
@@ -67,12 +52,7 @@ async def test_sigkill_mid_stream_then_restart_still_delivers_everything_exactly
                 fake.inject("/conversations/messages/inbound", status=None)
                 sent: list[tuple[str, str]] = []
                 async with phone_of(profile) as phone:
-                    await phone.scan(OWN_PHONE)
-                    async with asyncio.timeout(20):
-                        while (await client.get(f"/api/instances/{instance_id}")).json()[
-                            "status"
-                        ] != "connected":
-                            await asyncio.sleep(0.1)
+                    await link_over_devtools(client, phone, instance_id)
                     for i in range(20):
                         for chat in CHATS:
                             body = f"{chat[-2:]}-{i:03d}"

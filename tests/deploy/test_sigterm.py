@@ -10,11 +10,9 @@ import time
 from pathlib import Path
 
 import httpx
-from bridge.conftest import COMPANY, LOCATION, OWN_PHONE, PUBLIC_PEM, seed_location
+from bridge.conftest import link_over_devtools, process_app
 
-from ghl_app.page_tokens import issue_token
-from support.app_process import AppProcess, phone_of
-from support.app_server import test_settings as make_settings
+from support.app_process import phone_of
 from support.fake_ghl import run_fake_ghl
 from support.wa_fixture import FAST, StaticServer
 
@@ -28,42 +26,23 @@ async def test_sigterm_with_a_session_and_a_running_job_exits_in_time_and_loses_
     data_dir: Path, chromium_path: str, wa_fixture_server: StaticServer, tmp_path: Path
 ) -> None:
     async with run_fake_ghl(rate_limit=(1000, 10.0), hang_seconds=60.0) as fake:
-        env = {
-            "DATA_DIR": str(data_dir),
-            "APP_SECRET": "test-secret-0123456789abcdef",
-            "GHL_CLIENT_ID": "6650f0e1a2b3c4d5e6f70819-lx0abcd",
-            "GHL_CLIENT_SECRET": "client-secret",
-            "GHL_SHARED_SECRET": "shared-secret",
-            "GHL_CONVERSATION_PROVIDER_ID": "provider-1",
-            "GHL_API_URL": fake.url,
-            "GHL_WEBHOOK_ED25519_KEY": PUBLIC_PEM,
-            "WA_JS": "none",
-            "WA_WEB_URL": wa_fixture_server.url(**FAST),
-            "CHROMIUM_PATH": chromium_path,
-        }
-        settings = make_settings(str(data_dir), **env)
-        await seed_location(settings, fake)
-        token, _ = issue_token(
-            settings.app_secret, location_id=LOCATION, user_id="u", company_id=COMPANY, role="admin"
-        )
         log_path = tmp_path / "serve.log"
-        app = AppProcess(env, log_path)
+        app, settings, headers = await process_app(
+            fake,
+            data_dir=data_dir,
+            chromium_path=chromium_path,
+            wa_web_url=wa_fixture_server.url(**FAST),
+            log_path=log_path,
+        )
         try:
             await app.start()
-            async with httpx.AsyncClient(
-                base_url=app.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-            ) as client:
+            async with httpx.AsyncClient(base_url=app.url, headers=headers, timeout=30) as client:
                 instance_id = (await client.post("/api/instances", json={"name": "M"})).json()["id"]
                 await client.post(f"/api/instances/{instance_id}/start")
                 profile = settings.profiles_dir / instance_id
                 fake.inject("/conversations/messages/inbound", status=None)  # GHL hangs
                 async with phone_of(profile) as phone:
-                    await phone.scan(OWN_PHONE)
-                    async with asyncio.timeout(20):
-                        while (await client.get(f"/api/instances/{instance_id}")).json()[
-                            "status"
-                        ] != "connected":
-                            await asyncio.sleep(0.1)
+                    await link_over_devtools(client, phone, instance_id)
                     await phone.deliver(**{"from": "5511977776666", "body": "in flight"})
                 async with asyncio.timeout(20):  # the sync job is now waiting on GHL
                     while not fake.calls_to("/conversations/messages/inbound"):
@@ -86,9 +65,7 @@ async def test_sigterm_with_a_session_and_a_running_job_exits_in_time_and_loses_
             async with asyncio.timeout(60):
                 while not any(m.get("altId") for m in fake.messages.values()):
                     await asyncio.sleep(0.2)
-            async with httpx.AsyncClient(
-                base_url=app.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-            ) as client:
+            async with httpx.AsyncClient(base_url=app.url, headers=headers, timeout=30) as client:
                 async with asyncio.timeout(20):
                     while (await client.get(f"/api/instances/{instance_id}")).json()[
                         "status"

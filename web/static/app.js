@@ -3,6 +3,7 @@
 // only, never storage or cookies) -> REST for actions, /ws for live state and QR codes.
 import { bindCards, renderCard, replaceQr, startCountdowns } from "./cards.js";
 import { $, el } from "./dom.js";
+import { renderFailed } from "./failed.js";
 import { ApiError, postSso, requestUserData } from "./ghl.js";
 import {
   errorText,
@@ -194,6 +195,7 @@ async function loadInstances() {
   for (const id of [...state.instances.keys()]) if (!seen.has(id)) dropInstance(id);
   showView("instances");
   renderAll();
+  renderFailed(api);
 }
 
 function putInstance(instance) {

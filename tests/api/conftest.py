@@ -13,20 +13,14 @@ from ghl_app.db import apply_migrations
 from ghl_app.models import Location
 from ghl_app.page_tokens import issue_token
 from ghl_app.settings import Settings
-from support.app_server import RunningApp, run_app, test_settings
-from support.wa_fixture import FAST, StaticServer
+from support.app_server import RunningApp, run_app
+from support.wa_fixture import StaticServer, engine_settings
 from web.app import create_app
 
 
 @pytest.fixture
 def settings(data_dir: Path, chromium_path: str, wa_fixture_server: StaticServer) -> Settings:
-    custom: Settings = test_settings(
-        str(data_dir),
-        WA_WEB_URL=wa_fixture_server.url(**FAST),
-        CHROMIUM_PATH=chromium_path,
-        MAX_SESSIONS="4",
-    )
-    return custom
+    return engine_settings(data_dir, chromium_path, wa_fixture_server)
 
 
 @pytest.fixture

@@ -13,19 +13,12 @@ from ghl_app.events import InProcessEventBus
 from ghl_app.sessions import SessionManager
 from ghl_app.settings import Settings
 from ghl_app.supervisor import TaskSupervisor
-from support.app_server import test_settings
-from support.wa_fixture import FAST, StaticServer
+from support.wa_fixture import StaticServer, engine_settings
 
 
 @pytest.fixture
 def settings(data_dir: Path, chromium_path: str, wa_fixture_server: StaticServer) -> Settings:
-    custom: Settings = test_settings(
-        str(data_dir),
-        WA_WEB_URL=wa_fixture_server.url(**FAST),
-        CHROMIUM_PATH=chromium_path,
-        MAX_SESSIONS="4",
-    )
-    return custom
+    return engine_settings(data_dir, chromium_path, wa_fixture_server)
 
 
 @pytest.fixture

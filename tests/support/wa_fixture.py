@@ -36,6 +36,8 @@ from playwright.async_api import Page
 from connectors.events import EngineEvent
 from connectors.playwright_engine import PlaywrightConfig, PlaywrightEngine
 from connectors.wajs import find_chromium
+from ghl_app.settings import Settings
+from support.app_server import test_settings
 
 FIXTURE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "wa"
 
@@ -222,3 +224,13 @@ class FakeWhatsApp:
         session = await self.page.context.new_cdp_session(self.page)
         with contextlib.suppress(Exception):  # the session dies with the renderer
             await session.send("Page.crash")
+
+
+def engine_settings(data_dir: Path, chromium_path: str, server: StaticServer) -> Settings:
+    """Settings whose default Playwright engines open the fake page with fast QR rotation."""
+    return test_settings(
+        str(data_dir),
+        WA_WEB_URL=server.url(**FAST),
+        CHROMIUM_PATH=chromium_path,
+        MAX_SESSIONS="4",
+    )

@@ -36,6 +36,7 @@ def _opt_str(data: dict[str, Any], name: str) -> str | None:
 def message_event(instance_id: str, data: dict[str, Any]) -> Message:
     size = data.get("size")
     sender = _opt_str(data, "sender_phone")
+    is_group = bool(data["is_group"])
     return Message(
         instance_id=instance_id,
         id=str(data["id"]),
@@ -49,11 +50,12 @@ def message_event(instance_id: str, data: dict[str, Any]) -> Message:
         filename=_opt_str(data, "filename"),
         size=int(size) if isinstance(size, int | float) else None,
         timestamp=datetime.fromtimestamp(float(data["t"]), tz=UTC),
-        is_group=bool(data["is_group"]),
+        is_group=is_group,
         author=_opt_str(data, "author"),
         notify_name=_opt_str(data, "notify_name"),
         quoted_id=_opt_str(data, "quoted_id"),
         sender_phone=f"+{sender}" if sender and sender.isdigit() else None,
+        chat_name=_opt_str(data, "chat_name") if is_group else None,
     )
 
 

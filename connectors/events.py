@@ -61,7 +61,8 @@ class Message:
     `id` is the short WhatsApp id (`MsgKey.id`), `serialized_id` the full `MsgKey._serialized`.
     `sender_phone` is the E.164 phone of the person on the other side of a one-to-one chat (or of
     the author in a group) when WhatsApp tells it; for an `@lid` chat it comes from WhatsApp's own
-    mapping and is never parsed out of the LID.
+    mapping and is never parsed out of the LID. `chat_name` is a group's subject (None for a
+    one-to-one chat, or when WhatsApp Web has not loaded the group's metadata).
     """
 
     instance_id: str
@@ -81,6 +82,7 @@ class Message:
     notify_name: str | None
     quoted_id: str | None
     sender_phone: str | None
+    chat_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

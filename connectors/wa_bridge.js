@@ -7,12 +7,41 @@
   if (window.top !== window || window.__waBridge) return;
   window.__waBridge = { attached: false };
 
-  const emit = (kind, data) => {
+  // The engine exposes the binding while the page loads (it saves ~200 ms of every start), so
+  // the first events (a QR, an early message) may come before the binding can take them: until
+  // `__waEmit` exists AND the engine has set `__waEmitReady` (Playwright drops calls that come
+  // before its exposeBinding has returned), queue them and flush in order; while anything is
+  // queued, later events queue behind it. Bounded: the engine fails such a start within seconds.
+  const bound = () => typeof window.__waEmit === 'function' && window.__waEmitReady === true;
+  const pending = [];
+  let flushTimer = null;
+  let flushTicks = 0;
+  const FLUSH_EVERY_MS = 10;
+  const FLUSH_GIVE_UP_TICKS = 3000; // 30 s
+  const send = (event) => {
     try {
-      window.__waEmit({ kind, ...(data || {}) });
+      window.__waEmit(event);
     } catch (e) {
       // The binding is gone while the page closes; nothing to report to.
     }
+  };
+  const flush = () => {
+    const ready = bound();
+    if (!ready && ++flushTicks < FLUSH_GIVE_UP_TICKS) return;
+    clearInterval(flushTimer);
+    flushTimer = null;
+    flushTicks = 0;
+    const queued = pending.splice(0);
+    if (ready) queued.forEach(send);
+  };
+  const emit = (kind, data) => {
+    const event = { kind, ...(data || {}) };
+    if (pending.length === 0 && bound()) {
+      send(event);
+      return;
+    }
+    pending.push(event);
+    if (flushTimer === null) flushTimer = setInterval(flush, FLUSH_EVERY_MS);
   };
 
   const str = (value) => {
@@ -64,6 +93,25 @@
 
   const TEXT_TYPES = new Set(['chat', 'vcard']);
 
+  // The group's subject, null when WhatsApp Web has not loaded it. A Msg's derived `chat` is the
+  // ChatModel from the ChatStore (else WPP.chat.get(chatId) returns it, or undefined). wa-js's
+  // own group.setSubject writes the new subject to the chat's `name` and `formattedTitle`; the
+  // chat's `groupMetadata.subject` holds it too. Never throws: a missing name must not cost the
+  // message itself.
+  const groupSubject = (msg, chatId) => {
+    try {
+      const chat = msg.chat || WPP.chat.get(chatId) || null;
+      if (!chat) return null;
+      const meta = chat.groupMetadata || null;
+      for (const value of [chat.name, meta && meta.subject, chat.formattedTitle]) {
+        if (typeof value === 'string' && value.trim()) return value.trim();
+      }
+    } catch (e) {
+      // Models not loaded yet, or shaped differently: the group stays unnamed for now.
+    }
+    return null;
+  };
+
   const serializeMsg = (msg) => {
     const k = key(msg.id);
     const chatId = k.remote || (k.fromMe ? str(msg.to) : str(msg.from));
@@ -86,6 +134,7 @@
       notify_name: msg.notifyName || null,
       quoted_id: quoted ? quoted.id : null,
       sender_phone: senderPhone(msg, chatId, isGroup, k.fromMe),
+      chat_name: isGroup ? groupSubject(msg, chatId) : null,
     };
   };
 

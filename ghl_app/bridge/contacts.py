@@ -35,7 +35,11 @@ async def local_contact(
     is_group: bool,
     instance_id: uuid.UUID,
 ) -> Contact:
-    """The location's row for this chat, created on first sight; remembers the instance."""
+    """The location's row for this chat, created on first sight; remembers the instance.
+
+    A person's name is kept once known (WhatsApp's push name changes at the person's whim); a
+    group's name is its subject, so it follows each rename.
+    """
     phone = None if is_group else contact_phone(chat_id, sender_phone)
     contact, _ = await Contact.get_or_create(
         location_id=location_id,
@@ -52,12 +56,19 @@ async def local_contact(
         changed["last_instance_id"] = instance_id
     if phone and not contact.phone_e164:
         changed["phone_e164"] = phone
-    if name and not contact.name:
+    if name and (not contact.name or (contact.is_group and name != contact.name)):
         changed["name"] = name
     if changed:
         await Contact.filter(id=contact.id, location_id=location_id).update(**changed)
         for key, value in changed.items():
             setattr(contact, key, value)
+        if contact.is_group and "name" in changed:
+            # GHL keeps the name the contact was created with: the client has no call that
+            # renames a contact by id, and a group has no phone for an upsert to match.
+            log.info(
+                "group named after its subject",
+                extra={"instance_id": str(instance_id), "location_id": location_id},
+            )
     return contact
 
 
@@ -67,7 +78,8 @@ async def ensure_ghl_contact(client: GhlClient, contact: Contact) -> str:
         return contact.ghl_contact_id
     location_id = contact.location_id
     if contact.is_group:
-        # A group is one GHL contact named after the group; it has no phone of its own.
+        # A group is one GHL contact named after the group (its subject, when WhatsApp Web has
+        # loaded it); it has no phone of its own.
         found = await client.upsert_contact(
             location_id, phone="", name=contact.name or "WhatsApp group", tags=["whatsapp-group"]
         )

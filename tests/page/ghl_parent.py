@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import http.server
 import json
-import socketserver
-import threading
 from typing import Any
+
+from support.wa_fixture import LocalHttpServer
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>GHL (test parent)</title>
@@ -32,7 +32,7 @@ height:calc(100vh - 40px);border:0}}</style></head>
 """
 
 
-class GhlParent:
+class GhlParent(LocalHttpServer):
     """Serves the parent page on 127.0.0.1 in a thread; set `src` and `payload` per test."""
 
     def __init__(self) -> None:
@@ -53,19 +53,6 @@ class GhlParent:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-
-        self._httpd = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/"
-        self.origin = self.url.rstrip("/")
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> GhlParent:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(5)
+        super().__init__(Handler)
+        self.url = f"{self.base_url}/"
+        self.origin = self.base_url

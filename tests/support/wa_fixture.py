@@ -27,7 +27,7 @@ import socketserver
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 from urllib.parse import urlencode
 
 import pytest
@@ -58,16 +58,15 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
-class StaticServer:
-    """A static HTTP server for one folder on 127.0.0.1, on a free port, in a thread."""
+class LocalHttpServer:
+    """An HTTP server on 127.0.0.1, on a free port, in a thread; one request handler class."""
 
-    def __init__(self, directory: Path) -> None:
-        handler = functools.partial(_QuietHandler, directory=str(directory))
+    def __init__(self, handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> None:
         self._httpd = _Server(("127.0.0.1", 0), handler)
         self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> StaticServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -75,6 +74,13 @@ class StaticServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(5)
+
+
+class StaticServer(LocalHttpServer):
+    """A static HTTP server for one folder."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(functools.partial(_QuietHandler, directory=str(directory)))
 
     def url(self, path: str = "index.html", **query: Any) -> str:
         qs = f"?{urlencode(query)}" if query else ""
@@ -198,6 +204,9 @@ class FakeWhatsApp:
     async def phone_typed(self, chat: str, text: str) -> dict[str, str]:
         result: dict[str, str] = await self._call("phoneTyped", chat, text)
         return result
+
+    async def rename_group(self, group: str, subject: str) -> None:
+        await self._call("renameGroup", group, subject)
 
     async def ack(self, ids: list[str], level: int) -> None:
         await self._call("ack", ids, level)

@@ -6,6 +6,7 @@ import { $, el } from "./dom.js";
 import { renderFailed } from "./failed.js";
 import { ApiError, postSso, requestUserData } from "./ghl.js";
 import {
+  errorDetail,
   errorText,
   initCatalogues,
   matchLocale,
@@ -64,6 +65,9 @@ function showNotice(keys) {
   state.noticeKeys = keys;
   $("notice-title").textContent = t(keys.title);
   $("notice-text").textContent = keys.text ? t(keys.text) : errorText(keys.error);
+  const detail = keys.text ? "" : errorDetail(keys.error);
+  $("notice-detail").textContent = detail;
+  $("notice-detail").hidden = !detail;
   const install = $("notice-install");
   install.hidden = !keys.install;
   install.href = config.install_url;

@@ -1,7 +1,7 @@
 // One instance card: status badge, phone, live QR with countdown, pairing by phone number,
 // actions, and the rename / delete-confirmation editors.
 import { $, el } from "./dom.js";
-import { errorText, t } from "./i18n.js";
+import { errorDetail, errorText, t } from "./i18n.js";
 
 const RUNNING = ["starting", "qr", "connected"];
 
@@ -25,13 +25,15 @@ export function formatPhone(raw) {
   return `+${digits}`;
 }
 
-// Instance.error is the engine's last error as text, often "code: message for people"
-// (e.g. "qr_timeout: ..."); errors from a failed action arrive as {code, message}.
-function splitError(error) {
+// Instance.error is the engine's last error as text, "code: message for people" (e.g.
+// "qr_timeout: ..."); errors from a failed action arrive as {code, message}. A text without a
+// code takes the one its status implies (a logged-out number's error is the logout), if any.
+function splitError(error, status) {
   if (!error) return null;
   if (typeof error !== "string") return error;
   const match = /^([a-z_]+): (.+)$/s.exec(error);
-  return match ? { code: match[1], message: match[2] } : { code: "", message: error };
+  if (match) return { code: match[1], message: match[2] };
+  return { code: status === "logged_out" ? "logged_out" : "", message: error };
 }
 
 function errorCode(error) {
@@ -39,13 +41,28 @@ function errorCode(error) {
   return parsed ? parsed.code : "";
 }
 
-function instanceErrorText(error) {
-  const parsed = splitError(error);
-  if (!parsed) return "";
-  const key = `instance.error.${parsed.code}`;
-  const known = t(key);
-  if (parsed.code && known !== key) return known;
-  return parsed.code ? errorText(parsed) : parsed.message;
+// {text, detail}: the catalogue's text for the code (instance.error.*, else error.*), else a
+// generic text in the page's language with the server's English message as a detail.
+function instanceError(error, status) {
+  if (typeof error !== "string") return error ? { text: errorText(error), detail: errorDetail(error) } : null;
+  const parsed = splitError(error, status);
+  if (!parsed) return null;
+  for (const key of [`instance.error.${parsed.code}`, `error.${parsed.code}`]) {
+    const known = t(key);
+    if (parsed.code && known !== key) return { text: known, detail: "" };
+  }
+  return { text: t("instance.error.unknown"), detail: errorDetail({ code: "", message: parsed.message }) };
+}
+
+function errorBlock(error, status) {
+  const shown = instanceError(error, status);
+  if (!shown) return null;
+  return el(
+    "div",
+    { class: "error-box" },
+    el("p", { class: "error-text", role: "alert", text: t("instance.last_error", { message: shown.text }) }),
+    shown.detail ? el("p", { class: "error-detail", lang: "en", text: shown.detail }) : null,
+  );
 }
 
 function button(label, action, attrs) {
@@ -261,9 +278,7 @@ export function renderCard(id) {
       ? el("p", { class: "phone connected-as", text: t("instance.connected_as", { phone: phone || "—" }) })
       : el("p", { class: "phone", text: phone ? t("instance.phone", { phone }) : t("instance.no_phone") }),
     qrExpired ? el("p", { class: "error-text", role: "alert", text: t("qr.expired_text") }) : null,
-    error && !qrExpired
-      ? el("p", { class: "error-text", role: "alert", text: t("instance.last_error", { message: instanceErrorText(error) }) })
-      : null,
+    error && !qrExpired ? errorBlock(error, status) : null,
     qrPanel(id, instance, keepPairing),
     actionButtons(id, instance),
     keepEditor || editorPanel(id, instance),

@@ -46,9 +46,23 @@ export function rememberLocale(locale) {
   }
 }
 
-export function errorText(error) {
-  if (!error) return "";
+function knownError(error) {
+  if (!error || !error.code) return null;
   const key = `error.${error.code}`;
   const known = t(key);
-  return known !== key ? known : error.message || t("error.generic");
+  return known !== key ? known : null;
+}
+
+// What the page says for an error {code, message}: the catalogue's text for its code, else a
+// generic text in the page's language (never the server's English message on its own).
+export function errorText(error) {
+  if (!error) return "";
+  return knownError(error) || t("error.generic");
+}
+
+// The server's own message when the code has no catalogue text: shown as a secondary detail
+// (it is English), so a support request can quote it.
+export function errorDetail(error) {
+  if (!error || knownError(error) || !error.message) return "";
+  return t("error.detail", { message: error.message });
 }

@@ -65,6 +65,7 @@ async def oauth_callback(request: Request) -> Response:
             return _page(request, "bad_state", 400)
     try:
         result = await ghl.installs.complete_oauth(code)
+        ghl.tokens.forget()  # new tokens are stored: no cached copy of an older one is used
     except GhlApiError as exc:
         if 400 <= exc.status < 500 and exc.status not in (408, 429):
             log.warning("install failed: GHL refused the code: %s", exc)

@@ -43,7 +43,9 @@ class GhlIntegration:
         self.client = GhlClient(self.http, self.tokens)
         self.installs = InstallService(self.oauth, self.cipher)
         self.verifier = WebhookVerifier.from_settings(settings)
-        self.webhooks = AppWebhookHandler(settings, self.installs, verifier=self.verifier)
+        self.webhooks = AppWebhookHandler(
+            settings, self.installs, verifier=self.verifier, forget_tokens=self.tokens.forget
+        )
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,6 +37,12 @@ log = logging.getLogger(__name__)
 
 # Refresh this long before GHL's expiry, so a token never expires in flight.
 REFRESH_MARGIN = timedelta(minutes=5)
+
+# Every GHL call needs the location's token; reading and decrypting its row each time was a third
+# of a synced message's database work. A token is kept in memory this long, so a change written
+# elsewhere (another process refreshing, an install) is seen within seconds; a 401 in between is
+# handled as before, by `refresh_location(stale=...)`, which reads the row.
+TOKEN_CACHE_S = 30.0
 
 
 def _now() -> datetime:
@@ -60,6 +67,8 @@ class TokenManager:
         self._cipher = cipher
         # Weak values: a lock disappears once no coroutine holds or waits on it.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # location -> (token, GHL's expiry, monotonic time it was cached)
+        self._cached: dict[str, tuple[str, datetime, float]] = {}
 
     def _lock(self, key: str) -> asyncio.Lock:
         lock = self._locks.get(key)
@@ -92,21 +101,43 @@ class TokenManager:
         token = self._cipher.decrypt(enc)
         return None if token == stale else token
 
+    def forget(self, location_id: str | None = None) -> None:
+        """Drop cached tokens (one location's, or all): an install or uninstall changed them."""
+        if location_id is None:
+            self._cached.clear()
+        else:
+            self._cached.pop(location_id, None)
+
+    def _remember(self, location_id: str, token: str, expires_at: datetime | None) -> None:
+        if expires_at is not None:
+            self._cached[location_id] = (token, expires_at, time.monotonic())
+
     # -- locations ----------------------------------------------------------------------------
 
     async def location_token(self, location_id: str) -> str:
         """A valid access token for the location, refreshing it first when it is about to expire."""
+        cached = self._cached.get(location_id)
+        if cached is not None:
+            cached_token, expires_at, cached_at = cached
+            fresh = time.monotonic() - cached_at < TOKEN_CACHE_S
+            if fresh and expires_at > _now() + REFRESH_MARGIN:
+                return cached_token
+            del self._cached[location_id]
         row = await Location.get_or_none(location_id=location_id)
         self._check_location(row, location_id)
         assert row is not None
         token = self._usable(row.access_token_enc, row.expires_at, None)
-        return token if token is not None else await self.refresh_location(location_id)
+        if token is None:
+            return await self.refresh_location(location_id)
+        self._remember(location_id, token, row.expires_at)
+        return token
 
     async def refresh_location(self, location_id: str, *, stale: str | None = None) -> str:
         """Refresh (or re-mint) the location's token, unless someone already did.
 
         `stale` is a token GHL just refused (401): a stored token equal to it is not reused.
         """
+        self.forget(location_id)
         async with self._lock(f"location:{location_id}"), self._row_lock() as conn:
             query = Location.filter(location_id=location_id)
             if conn is not None:

@@ -180,11 +180,13 @@ class AppWebhookHandler:
         *,
         verifier: WebhookVerifier | None = None,
         on_uninstall: UninstallHook | None = None,
+        forget_tokens: Callable[[], None] | None = None,
     ) -> None:
         self._app_id = settings.app_id
         self._installs = installs
         self._verifier = verifier or WebhookVerifier.from_settings(settings)
         self.on_uninstall = on_uninstall
+        self._forget_tokens = forget_tokens
 
     async def handle(self, raw_body: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
         """Verify, dedupe and apply one delivery. Raises `WebhookRejected` with the answer."""
@@ -247,6 +249,8 @@ class AppWebhookHandler:
             log.exception("GHL %s webhook not stored", kind, extra=context)
             raise WebhookRejected(429, "not_stored", "could not store the webhook") from None
         log.info("GHL %s webhook handled", kind, extra=context)
+        if self._forget_tokens is not None:
+            self._forget_tokens()  # tokens were written or deleted: no cached copy may outlive that
         for stopped_location in stopped:
             await self._stop_sessions(stopped_location, webhook_id)
         return WebhookOutcome(200, "handled")

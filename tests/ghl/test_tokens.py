@@ -16,7 +16,7 @@ from ghl_app.ghl.http import GhlApiError, NeedsReinstall
 from ghl_app.ghl.integration import GhlIntegration
 from ghl_app.models import Company, Location
 from ghl_app.settings import Settings
-from support.fake_ghl import FakeGhl
+from support.fake_ghl import FakeGhl, Grant
 
 
 def refreshes(fake: FakeGhl) -> list[str]:
@@ -152,3 +152,47 @@ async def test_uninstalled_location_raises_needs_reinstall_without_calling_ghl(
     with pytest.raises(NeedsReinstall):
         await ghl.client.upsert_contact("never-installed", phone="+1")
     assert fake_ghl.calls == []
+
+
+async def test_token_is_read_from_the_database_once_then_served_from_memory(
+    ghl: GhlIntegration, fake_ghl: FakeGhl, settings: Settings
+) -> None:
+    body = await seed_location(fake_ghl, settings)
+    assert await ghl.tokens.location_token("loc-1") == body["access_token"]
+    # The row changes behind the cache's back: within the cache period the first token is used,
+    # after forget() (what an install or uninstall webhook does) the row is read again.
+    other = fake_ghl.issue_tokens(Grant("Location", "co-1", "loc-1"))
+    cipher = TokenCipher(settings.app_secret)
+    await Location.filter(location_id="loc-1").update(
+        access_token_enc=cipher.encrypt(other["access_token"])
+    )
+    assert await ghl.tokens.location_token("loc-1") == body["access_token"]
+    ghl.tokens.forget()
+    assert await ghl.tokens.location_token("loc-1") == other["access_token"]
+
+
+async def test_a_cached_token_ghl_refuses_is_refreshed_and_replaced(
+    ghl: GhlIntegration, fake_ghl: FakeGhl, settings: Settings
+) -> None:
+    body = await seed_location(fake_ghl, settings)
+    await ghl.client.upsert_contact("loc-1", phone="+5511988887777")  # the token is now cached
+    fake_ghl.expire(body["access_token"])
+    await ghl.client.upsert_contact("loc-1", phone="+5511988886666")
+    await ghl.client.upsert_contact("loc-1", phone="+5511988885555")
+    assert len(refreshes(fake_ghl)) == 1  # the refreshed token replaced the cached one
+    assert [c.status for c in fake_ghl.calls_to("/contacts/upsert")] == [201, 401, 201, 201]
+
+
+async def test_a_cached_token_is_not_used_after_the_location_needs_reinstall(
+    ghl: GhlIntegration, fake_ghl: FakeGhl, settings: Settings
+) -> None:
+    body = await seed_location(fake_ghl, settings)
+    await ghl.client.upsert_contact("loc-1", phone="+5511988887777")
+    fake_ghl.expire(body["access_token"])
+    fake_ghl.refresh_tokens.clear()  # GHL revoked the grant: the refresh is refused
+    with pytest.raises(NeedsReinstall):
+        await ghl.client.upsert_contact("loc-1", phone="+5511988886666")
+    calls = len(fake_ghl.calls)
+    with pytest.raises(NeedsReinstall):
+        await ghl.client.upsert_contact("loc-1", phone="+5511988885555")
+    assert len(fake_ghl.calls) == calls  # no GHL call with the dead token

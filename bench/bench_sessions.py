@@ -1,6 +1,7 @@
 """Session benchmark on the fake WhatsApp Web page (issue 4). Run on demand, not in CI:
 
-    .venv/bin/python bench/bench_sessions.py [--starts 20] [--levels 1,10,30] [--write]
+    .venv/bin/python bench/bench_sessions.py [--starts 20] [--levels 1,10,30]
+        [--phases qr,memory,restore] [--write]
 
 Measures, through the real SessionManager (default Playwright engines, real SQLite):
 - start -> first QR on the bus, median and p95 over `--starts` starts, cold (new profile) and
@@ -8,7 +9,9 @@ Measures, through the real SessionManager (default Playwright engines, real SQLi
 - PSS per connected session at each level (every process of our engines; the shared Playwright
   driver excluded) against an untuned `chromium.launch()` + page per session, same run;
 - restore time: a new manager on the same DATA_DIR bringing every connected session back.
-`--write` replaces the "Sessions" section of docs/benchmarks.md with the figures.
+`--phases` picks what runs (restore needs memory: it restores the sessions connected there).
+`--write` replaces the "Sessions" section of docs/benchmarks.md with the figures (it drops the
+soak figures of `bench_sessions_soak.py` and the notes: prefer pasting the printed tables).
 """
 
 from __future__ import annotations
@@ -153,6 +156,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     chromium = find_chromium()
     assert chromium, "no Chromium"
     levels = [int(x) for x in args.levels.split(",")]
+    phases = set(args.phases.split(","))
     with tempfile.TemporaryDirectory() as tmp, StaticServer(FIXTURE_DIR) as server:
         settings = load_settings(
             {
@@ -173,10 +177,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             manager = bench.manager()
             await manager.restore()  # boot: warms the driver up
-            print(f"start -> first QR, {args.starts} cold and {args.starts} warm starts…")
-            results["qr"] = await first_qr(manager, args.starts)
+            if "qr" in phases:
+                print(f"start -> first QR, {args.starts} cold and {args.starts} warm starts…")
+                results["qr"] = await first_qr(manager, args.starts)
+                results["qr_load"] = os.getloadavg()
             connected: list[Instance] = []
-            for level in levels:
+            for level in levels if "memory" in phases else []:
                 while len(connected) < level:
                     instance = await Instance.create(location_id="bench", name=f"s{len(connected)}")
                     await connect(manager, instance, f"55219{len(connected):08d}")
@@ -187,6 +193,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 results["levels"][level] = (ours, base)
                 print(f"{level} sessions: {ours:.0f} MiB/session vs untuned {base:.0f} MiB")
             await manager.shutdown()
+            if "restore" not in phases or not connected:
+                return results
             restored = bench.manager()
             began = time.perf_counter()
             await restored.restore()
@@ -204,7 +212,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def report(results: dict[str, Any]) -> str:
-    qr = results["qr"]
+    qr = results.get("qr", {})
     lines = [
         SECTION,
         "",
@@ -217,7 +225,7 @@ def report(results: dict[str, Any]) -> str:
         "| start -> first QR | median | p95 | n |",
         "|---|---|---|---|",
     ]
-    for kind in ("cold", "warm"):
+    for kind in qr:
         values = qr[kind]
         lines.append(
             f"| {kind} | {statistics.median(values):.2f} s | {p95(values):.2f} s | {len(values)} |"
@@ -239,13 +247,14 @@ def report(results: dict[str, Any]) -> str:
             f"| each session beyond the first (1 -> {top}) | {ours_extra:.0f} MiB | "
             f"{base_extra:.0f} MiB | {ours_extra / base_extra:.2f} |"
         )
-    count, seconds = results["restore"]
-    lines += [
-        "",
-        f"Restore of {count} connected sessions after a restart: {seconds:.1f} s "
-        "(3 at a time, no QR).",
-        "",
-    ]
+    if "restore" in results:
+        count, seconds = results["restore"]
+        lines += [
+            "",
+            f"Restore of {count} connected sessions after a restart: {seconds:.1f} s "
+            "(3 at a time, no QR).",
+        ]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -264,6 +273,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--starts", type=int, default=20)
     parser.add_argument("--levels", default="1,10,30")
+    parser.add_argument("--phases", default="qr,memory,restore")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     section = report(asyncio.run(run(args)))

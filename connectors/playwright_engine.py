@@ -3,6 +3,8 @@
 One persistent Chromium profile per instance (docs/whatsapp-web.md: WhatsApp Web keeps
 non-extractable keys in IndexedDB, so only the profile folder carries a login). Page events come
 in through one binding and are delivered to the sink, in order, by one dispatcher task.
+Launching and opening the page live in `_startup.py`; reading the page's events in
+`_page_state.py`.
 """
 
 from __future__ import annotations
@@ -11,55 +13,27 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import json
 import logging
 import re
-from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
-from connectors import _chromium, _page_events, _processes, _profile
+from connectors import _processes, _profile, _startup
+from connectors._page_state import LoginState, MessageMemory, translate
+from connectors._startup import PlaywrightConfig
 from connectors.base import Engine, EngineError, Media, ResolvedId, SentMessage
-from connectors.events import (
-    Connected,
-    Disconnected,
-    EngineEvent,
-    EventSink,
-    LoggedOut,
-    PairingCode,
-    Qr,
-)
+from connectors.events import Disconnected, EngineEvent, EventSink, PairingCode
+
+__all__ = ["PlaywrightConfig", "PlaywrightEngine"]
 
 log = logging.getLogger(__name__)
 
-_BRIDGE_JS = Path(__file__).with_name("wa_bridge.js")
-_BINDING = "__waEmit"
-# WhatsApp's first QR lives ~60 s, the next ones ~20 s (docs/whatsapp-web.md).
-_FIRST_QR_TTL = timedelta(seconds=60)
-_NEXT_QR_TTL = timedelta(seconds=20)
 _CLOSE_TIMEOUT_S = 5.0
-_ATTACH_TIMEOUT_MS = 60_000
 _COMMAND_TIMEOUT_S = 60.0
-_SEEN_MESSAGES = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class PlaywrightConfig:
-    chromium_path: str
-    wa_web_url: str
-    # None: the page already provides window.WPP (WA_JS=none, used with the fixture page).
-    wa_js_path: Path | None
-    device_name: str
-    headless: bool = True
-    # One OS process per session (see _chromium.py for the measurements and the trade-off).
-    single_process: bool = True
-    # Operator-supplied flags (CHROMIUM_ARGS), e.g. a proxy or remote debugging.
-    extra_args: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -72,9 +46,7 @@ class _Run:
     browser_pid: int | None
     driver_pid: int | None
     queue: asyncio.Queue[EngineEvent | None]
-    connected: bool = False
-    qr_count: int = 0
-    last_qr: str | None = None
+    login: LoginState = field(default_factory=LoginState)
     lost: bool = False
 
 
@@ -100,9 +72,7 @@ class PlaywrightEngine:
         # Outlives a lost run until it has delivered the Disconnected event.
         self._dispatcher: asyncio.Task[None] | None = None
         self._cleanup_task: asyncio.Task[None] | None = None
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        # short or serialized id -> (serialized id, filename): download_media takes either.
-        self._media: OrderedDict[str, tuple[str, str | None]] = OrderedDict()
+        self._memory = MessageMemory()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -140,58 +110,39 @@ class PlaywrightEngine:
 
     async def _launch(self, playwright: Playwright | None) -> BrowserContext:
         assert playwright is not None
-        cfg = self._config
-        try:
-            return await playwright.chromium.launch_persistent_context(
-                user_data_dir=self.profile_dir,
-                executable_path=cfg.chromium_path,
-                headless=cfg.headless,
-                args=[*_chromium.launch_args(single_process=cfg.single_process), *cfg.extra_args],
-                user_agent=await asyncio.to_thread(_chromium.user_agent, cfg.chromium_path),
-                viewport=_chromium.VIEWPORT,
-                service_workers="block",
-            )
-        except PlaywrightError as exc:
-            raise EngineError("browser_launch_failed", str(exc)) from exc
+        return await _startup.launch(playwright, self.profile_dir, self._config)
 
     async def _begin(self, context: BrowserContext, owned: Playwright | None) -> None:
-        browser_pid = self._find_browser_pid()
-        driver_pid = _parent_pid(browser_pid) if owned is not None and browser_pid else None
         queue: asyncio.Queue[EngineEvent | None] = asyncio.Queue()
         page = context.pages[0] if context.pages else await context.new_page()
         run = _Run(
             playwright=owned,
             context=context,
             page=page,
-            browser_pid=browser_pid,
-            driver_pid=driver_pid,
+            browser_pid=None,
+            driver_pid=None,
             queue=queue,
         )
         self._run = run
         self._dispatcher = asyncio.create_task(
             self._dispatch(queue), name=f"wa-engine-events:{self.instance_id}"
         )
-        wpp_config = {
-            "deviceName": self._config.device_name,
-            "disableGoogleAnalytics": True,
-            "poweredBy": self._config.device_name,
-        }
-        await context.expose_binding(_BINDING, lambda _source, data: self._on_page(run, data))
-        await context.add_init_script(f"window.WPPConfig = {json.dumps(wpp_config)};")
-        if self._config.wa_js_path is not None:
-            await context.add_init_script(path=self._config.wa_js_path)
-        await context.add_init_script(path=_BRIDGE_JS)
         page.on("crash", lambda _page: self._lose(run, "page_crashed"))
         page.on("close", lambda _page: self._lose(run, "page_closed"))
         context.on("close", lambda _ctx: self._lose(run, "browser_closed"))
+        # Scanning /proc for the browser takes ~10-100 ms of CPU: in a thread, while the page loads.
+        find_pids = asyncio.ensure_future(self._find_pids(run, owned is not None))
         try:
-            await page.goto(self._config.wa_web_url, wait_until="load")
-            await page.wait_for_function(
-                "() => window.__waBridge && window.__waBridge.attached",
-                timeout=_ATTACH_TIMEOUT_MS,
+            await _startup.open_whatsapp(
+                context, page, self._config, lambda d: self._on_page(run, d)
             )
-        except PlaywrightError as exc:
-            raise EngineError("wa_web_not_loaded", str(exc)) from exc
+        finally:
+            await find_pids
+
+    async def _find_pids(self, run: _Run, own_driver: bool) -> None:
+        pid = await asyncio.to_thread(_startup.find_browser_pid, self.profile_dir)
+        run.browser_pid = pid
+        run.driver_pid = _startup.parent_pid(pid) if own_driver and pid else None
 
     async def _abort_start(self, context: BrowserContext | None, owned: Playwright | None) -> None:
         if self._run is not None:
@@ -250,7 +201,7 @@ class PlaywrightEngine:
                     extra={"instance_id": self.instance_id, "error": repr(exc)},
                 )
         _processes.kill(tree | _processes.pids_using_profile(self.profile_dir))
-        await _wait_dead(tree)
+        await _startup.wait_dead(tree)
         run.queue.put_nowait(None)  # the dispatcher ends after the events already queued
         self._run = None
 
@@ -289,14 +240,8 @@ class PlaywrightEngine:
 
     # -- processes ------------------------------------------------------------------------
 
-    def _find_browser_pid(self) -> int | None:
-        using = _processes.pids_using_profile(self.profile_dir)
-        roots = [pid for pid in using if _parent_pid(pid) not in using]
-        return min(roots) if roots else None
-
     def _process_tree(self, browser_pid: int | None, driver_pid: int | None) -> set[int]:
-        roots = {pid for pid in (browser_pid, driver_pid) if pid is not None}
-        return _processes.descendants(roots) | _processes.pids_using_profile(self.profile_dir)
+        return _startup.process_tree(self.profile_dir, browser_pid, driver_pid)
 
     def pids(self) -> list[int]:
         run = self._run
@@ -323,7 +268,7 @@ class PlaywrightEngine:
         if not isinstance(data, dict) or self._run is not run or run.lost or self._stopping:
             return
         try:
-            event = self._translate(run, data)
+            event = translate(self.instance_id, run.login, self._memory, data)
         except (KeyError, TypeError, ValueError):
             log.exception(
                 "unreadable page event", extra={"instance_id": self.instance_id, "data": data}
@@ -331,49 +276,6 @@ class PlaywrightEngine:
             return
         if event is not None:
             run.queue.put_nowait(event)
-
-    def _translate(self, run: _Run, data: dict[str, Any]) -> EngineEvent | None:
-        kind = data.get("kind")
-        iid = self.instance_id
-        if kind == "qr":
-            code = str(data["code"])
-            if code == run.last_qr:
-                return None
-            run.last_qr = code
-            run.qr_count += 1
-            ttl = _FIRST_QR_TTL if run.qr_count == 1 else _NEXT_QR_TTL
-            return Qr(iid, code, datetime.now(UTC) + ttl)
-        if kind == "connected":
-            if run.connected:
-                return None
-            run.connected = True
-            run.last_qr = None
-            wid = _page_events.wid_without_device(str(data["wid"]))
-            return Connected(iid, wid, _page_events.phone_from_wid(wid))
-        if kind == "logged_out":
-            if not run.connected:
-                return None  # require_auth on the QR screen: nothing was lost
-            run.connected = False
-            run.qr_count = 0
-            return LoggedOut(iid, str(data["reason"]))
-        if kind == "message":
-            message = _page_events.message_event(iid, data["message"])
-            if not _remember(self._seen, message.serialized_id, None):
-                return None  # a ciphertext message fires chat.new_message twice
-            if message.mimetype is not None:
-                entry = (message.serialized_id, message.filename)
-                _remember(self._media, message.id, entry)
-                _remember(self._media, message.serialized_id, entry)
-            return message
-        if kind == "ack":
-            return _page_events.ack_event(iid, data)
-        if kind == "revoked":
-            return _page_events.revoked_event(iid, data)
-        if kind == "error":
-            log.warning("page listener failed", extra={"instance_id": iid, "detail": data})
-        elif kind == "qr_idle":
-            log.info("qr idle", extra={"instance_id": iid})
-        return None
 
     # -- commands -------------------------------------------------------------------------
 
@@ -414,7 +316,7 @@ class PlaywrightEngine:
         return SentMessage(id=str(result["id"]), serialized_id=str(result["serialized_id"]))
 
     async def download_media(self, message_id: str) -> Media:
-        serialized, filename = self._media.get(message_id, (message_id, None))
+        serialized, filename = self._memory.media_for(message_id)
         result = await self._command("download", serialized)
         mimetype, data = _decode_data_url(str(result["dataUrl"]))
         return Media(data=data, mimetype=result.get("mimetype") or mimetype, filename=filename)
@@ -449,34 +351,6 @@ def _decode_data_url(url: str) -> tuple[str, bytes]:
         return header[5:].split(";")[0], base64.b64decode(payload, validate=True)
     except binascii.Error as exc:
         raise EngineError("wa_error", "media is not valid base64") from exc
-
-
-def _remember(store: OrderedDict[str, Any], key: str, value: Any) -> bool:
-    """Insert into a bounded insertion-ordered map; False when the key was already there."""
-    if key in store:
-        return False
-    store[key] = value
-    while len(store) > _SEEN_MESSAGES:
-        store.popitem(last=False)
-    return True
-
-
-def _parent_pid(pid: int | None) -> int | None:
-    if pid is None:
-        return None
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(raw[raw.rindex(")") + 2 :].split()[1])
-
-
-async def _wait_dead(pids: set[int]) -> None:
-    """Wait (bounded) until killed processes are gone; nothing to be notified by but /proc."""
-    for _ in range(60):
-        if not any(_processes.is_alive(pid) for pid in pids):
-            return
-        await asyncio.sleep(0.05)
 
 
 if TYPE_CHECKING:

@@ -7,6 +7,9 @@ publishes it on the bus as the WebSocket message the page receives (`instance:<u
 Engine events arrive on the engine's dispatcher task, in order. Handlers for them never take the
 per-instance lock (a `start` holding it waits for those very events); anything that stops or
 restarts an engine runs as a supervised task that does take the lock.
+
+The bookkeeping, engine lifecycle and row writes are in core.py, boot-time restore and shutdown
+in boot.py; every error code the page can show is raised here.
 """
 
 from __future__ import annotations
@@ -14,21 +17,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import shutil
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from connectors.base import Engine, EngineError, EngineFactory
+from connectors.base import Engine, EngineError
 from connectors.events import (
     Ack,
     Connected,
     Disconnected,
     EngineEvent,
-    EventSink,
     LoggedOut,
     Message,
     PairingCode,
@@ -36,53 +34,24 @@ from connectors.events import (
     Revoked,
 )
 from ghl_app.errors import AppError
-from ghl_app.events import EventBus
-from ghl_app.models import Instance, InstanceStatus
-from ghl_app.sessions.engines import PlaywrightEngines
+from ghl_app.models import Instance
+from ghl_app.sessions.boot import SessionBoot
+from ghl_app.sessions.core import MessageListener, S
 from ghl_app.sessions.qr import QrCode, qr_code
-from ghl_app.sessions.state import (
-    LockEntry,
-    Session,
-    StartResult,
-    instance_snapshot,
-    not_found,
-)
-from ghl_app.settings import Settings
-from ghl_app.supervisor import TaskSupervisor
+from ghl_app.sessions.state import Session, StartResult, instance_snapshot, not_found
+
+__all__ = ["MessageListener", "SessionManager"]
 
 log = logging.getLogger(__name__)
 
-MessageListener = Callable[[uuid.UUID, str, EngineEvent], Awaitable[None]]
-
-S = InstanceStatus
 # How long `start` waits for the first QR (or a restored login) so its answer usually has it.
 _SETTLE_S = 3.0
-_RESTORE_SETTLE_S = 20.0
-_RESTORE_CONCURRENCY = 3
 # Delays before each restart attempt of a linked engine that went away; then `failed`.
 _RECOVERY_DELAYS_S = (0.5, 2.0, 5.0, 15.0, 30.0)
 _LOGGED_OUT_MESSAGE = "The phone removed this linked device. Start again and scan a new QR code."
 
 
-class SessionManager:
-    def __init__(
-        self,
-        settings: Settings,
-        bus: EventBus,
-        supervisor: TaskSupervisor,
-        engine_factory: EngineFactory | None = None,
-    ) -> None:
-        self.settings = settings
-        self._bus = bus
-        self._supervisor = supervisor
-        self._factory = engine_factory
-        self._playwright = PlaywrightEngines(settings) if engine_factory is None else None
-        self._sessions: dict[uuid.UUID, Session] = {}
-        self._locks: dict[uuid.UUID, LockEntry] = {}
-        self._listeners: list[MessageListener] = []
-        self._restore_task: asyncio.Task[None] | None = None
-        self._closing = False
-
+class SessionManager(SessionBoot):
     # -- lookups --------------------------------------------------------------------------
 
     async def get_instance(self, instance_id: str | uuid.UUID, location_id: str) -> Instance:
@@ -126,9 +95,6 @@ class SessionManager:
         return sorted(
             pid for s in self._sessions.values() if s.engine is not None for pid in s.engine.pids()
         )
-
-    def profile_dir(self, instance_id: uuid.UUID) -> Path:
-        return self.settings.profiles_dir / str(instance_id)
 
     # -- commands -------------------------------------------------------------------------
 
@@ -215,90 +181,6 @@ class SessionManager:
                     )
         log.info("location sessions stopped", extra={"location_id": location_id})
 
-    async def announce(self, instance: Instance) -> None:
-        """Publish a change made outside the manager (a rename) to the page's subscribers."""
-        await self._bus.publish(
-            f"instance:{instance.id}", {"type": "instance", "instance": instance_snapshot(instance)}
-        )
-
-    # -- boot and shutdown ------------------------------------------------------------------
-
-    def restore(self) -> asyncio.Task[None]:
-        """Restart every instance that was linked, a few at a time, in the background."""
-        self._restore_task = self._supervisor.spawn("sessions-restore", self._restore_all())
-        return self._restore_task
-
-    async def _restore_all(self) -> None:
-        if self._playwright is not None:
-            try:
-                await self._playwright.warm_up()
-            except Exception as exc:  # reported again, to the user, by the first start
-                log.warning("browser driver warm-up failed: %s", exc)
-        # A QR wait cut short by a process exit has nothing left to wait for.
-        await Instance.filter(status__in=[S.STARTING, S.QR]).update(status=S.STOPPED)
-        rows = await Instance.filter(status__in=[S.CONNECTED, S.DISCONNECTED]).order_by("id")
-        if not rows:
-            return
-        began = asyncio.get_running_loop().time()
-        slots = asyncio.Semaphore(_RESTORE_CONCURRENCY)
-
-        async def one(instance: Instance) -> None:
-            async with slots:
-                await self._restore_one(instance)
-
-        await asyncio.gather(*(one(instance) for instance in rows))
-        log.info(
-            "restored %d sessions in %.1fs", len(rows), asyncio.get_running_loop().time() - began
-        )
-
-    async def _restore_one(self, instance: Instance) -> None:
-        async with self._locked(instance.id):
-            if instance.id in self._sessions or self._closing:
-                return
-            try:
-                session = self._register(instance, linked=True)
-            except AppError as exc:
-                await self._write(instance.id, status=S.FAILED, last_error=exc.message)
-                return
-            try:
-                await self._launch(session)
-            except Exception as exc:
-                log.warning("restore failed: %s", exc, extra=session.log_extra)
-                session.recovery = self._spawn(session, "recover", self._recover(session, "boot"))
-                return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(session.settled.wait(), _RESTORE_SETTLE_S)
-
-    async def shutdown(self) -> None:
-        """Close every engine, profiles intact; rows keep their status for the next `restore`."""
-        self._closing = True
-        if self._restore_task is not None:
-            self._restore_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._restore_task
-        sessions = list(self._sessions.values())
-        self._sessions.clear()
-        for session in sessions:
-            session.closing = True
-            self._cancel_tasks(session)
-        # A few at a time: thirty browsers closing at once on two cores miss their close
-        # timeout and get killed, which risks the last seconds of their profiles.
-        slots = asyncio.Semaphore(_RESTORE_CONCURRENCY * 2)
-
-        async def stop_one(session: Session) -> None:
-            async with slots:
-                await self._stop_engine(session)
-
-        await asyncio.gather(*(stop_one(s) for s in sessions))
-        waiting = [s.instance_id for s in sessions if s.status in (S.STARTING, S.QR)]
-        if waiting:
-            await Instance.filter(id__in=waiting).update(status=S.STOPPED)
-        if self._playwright is not None:
-            await self._playwright.close()
-        log.info("sessions shut down", extra={"count": len(sessions)})
-
-    # -- engine lifecycle -------------------------------------------------------------------
-
     def _register(self, instance: Instance, *, linked: bool) -> Session:
         # No await between the check and the insert: concurrent starts cannot overshoot.
         if self._closing:
@@ -314,21 +196,6 @@ class SessionManager:
         self._sessions[instance.id] = session
         return session
 
-    async def _launch(self, session: Session) -> None:
-        if session.engine is None:
-            session.engine = await self._build(session)
-        await session.engine.start()
-        log.info("engine started", extra=session.log_extra)
-
-    async def _build(self, session: Session) -> Engine:
-        iid = str(session.instance_id)
-        profile = self.profile_dir(session.instance_id)
-        sink = self._sink_for(session)
-        if self._playwright is not None:
-            return await self._playwright.build(iid, profile, sink)
-        assert self._factory is not None
-        return self._factory(iid, profile, sink)
-
     async def _pair(self, session: Session, phone: str) -> str:
         assert session.engine is not None
         try:
@@ -340,73 +207,7 @@ class SessionManager:
                 "pairing_failed", "WhatsApp did not give a pairing code. Try again.", 502
             ) from exc
 
-    async def _dispose(self, session: Session) -> None:
-        """Forget a session and stop its engine (profile kept). Caller holds the lock."""
-        session.closing = True
-        if self._sessions.get(session.instance_id) is session:
-            del self._sessions[session.instance_id]
-        self._cancel_tasks(session)
-        await self._stop_engine(session)
-
-    async def _stop_engine(self, session: Session) -> None:
-        if session.engine is None:
-            return
-        try:
-            await session.engine.stop()
-        except Exception:
-            log.exception("engine stop failed", extra=session.log_extra)
-
-    async def _logout_locked(self, iid: uuid.UUID) -> None:
-        session = self._sessions.pop(iid, None)
-        if session is not None and session.engine is not None:
-            session.closing = True
-            self._cancel_tasks(session)
-            try:
-                await session.engine.logout()
-            except Exception:
-                log.exception("engine logout failed", extra=session.log_extra)
-        await asyncio.to_thread(shutil.rmtree, self.profile_dir(iid), True)
-
-    async def _give_up(self, session: Session, message: str) -> None:
-        log.warning("session failed: %s", message, extra=session.log_extra)
-        await self._dispose(session)
-        await self._write(session.instance_id, status=S.FAILED, last_error=message)
-
-    def _cancel_tasks(self, session: Session) -> None:
-        current = asyncio.current_task()
-        for task in (session.qr_timer, session.recovery):
-            if task is not None and task is not current:
-                task.cancel()
-        session.qr_timer = session.recovery = None
-
-    def _spawn(
-        self, session: Session, what: str, coro: Coroutine[Any, Any, None]
-    ) -> asyncio.Task[None]:
-        return self._supervisor.spawn(f"session-{what}:{session.instance_id}", coro)
-
-    @asynccontextmanager
-    async def _locked(self, iid: uuid.UUID) -> AsyncIterator[None]:
-        # Entries live only while someone holds or awaits them, so the map never only grows.
-        entry = self._locks.setdefault(iid, LockEntry())
-        entry.users += 1
-        try:
-            async with entry.lock:
-                yield
-        finally:
-            entry.users -= 1
-            if entry.users == 0:
-                del self._locks[iid]
-
     # -- engine events ------------------------------------------------------------------------
-
-    def _sink_for(self, session: Session) -> EventSink:
-        async def sink(event: EngineEvent) -> None:
-            await self._on_event(session, event)
-
-        return sink
-
-    def _is_current(self, session: Session) -> bool:
-        return not session.closing and self._sessions.get(session.instance_id) is session
 
     async def _on_event(self, session: Session, event: EngineEvent) -> None:
         if isinstance(event, Message | Ack | Revoked):
@@ -518,31 +319,6 @@ class SessionManager:
         async with self._locked(session.instance_id):
             if self._is_current(session):
                 await self._give_up(session, f"WhatsApp could not be restarted: {error}")
-
-    # -- rows and the bus ---------------------------------------------------------------------
-
-    async def _set(self, session: Session, **fields: Any) -> None:
-        if not self._is_current(session):
-            return
-        if "status" in fields:
-            session.status = fields["status"]
-        await self._write(session.instance_id, **fields)
-
-    async def _write(self, iid: uuid.UUID, **fields: Any) -> Instance | None:
-        instance = await Instance.get_or_none(id=iid)
-        if instance is None:
-            return None  # deleted meanwhile
-        for name, value in fields.items():
-            setattr(instance, name, value)
-        await instance.save(update_fields=[*fields, "updated_at"])
-        if "status" in fields:
-            log.info(
-                "status %s",
-                instance.status,
-                extra={"instance_id": str(iid), "location_id": instance.location_id},
-            )
-        await self.announce(instance)
-        return instance
 
 
 def not_found_raise() -> Instance:

@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import logging
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -36,10 +37,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
 from tortoise import Tortoise
 
 sys.path.insert(0, "tests")
@@ -47,7 +45,7 @@ sys.path.insert(0, ".")
 
 from bridge.conftest import seed_location
 
-import support.fake_ghl as fake_ghl_module
+from bench._remote_fake import RemoteFake
 from connectors.events import Message as WaMessage
 from ghl_app.bridge.inbound import InboundBridge
 from ghl_app.db import tortoise_config
@@ -60,37 +58,17 @@ from ghl_app.sessions import SessionManager
 from ghl_app.settings import Settings
 from ghl_app.supervisor import TaskSupervisor
 from support.app_server import test_settings
-from support.fake_ghl import FakeGhl, RecordedCall, run_fake_ghl
 
 INBOUND = "/conversations/messages/inbound"
+# `--no-defer` sets None: jobs then sleep on their location's budget (the behaviour before
+# deferral), for the before/after figures of the fairness phase.
+BUDGET_WAIT_S: float | None = 1.0
 
 
-class TimedFakeGhl(FakeGhl):
-    """The fake GHL, plus the time each call arrived and each inbound message was accepted."""
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.call_times: list[tuple[float, RecordedCall]] = []
-        self.received: dict[str, float] = {}  # altId (the WhatsApp id) -> arrival
-        self.arrived = asyncio.Event()
-
-    async def _record(self, request: Request) -> RecordedCall:
-        now = time.perf_counter()
-        call = await super()._record(request)
-        self.call_times.append((now, call))
-        return call
-
-    async def _inbound_message(self, request: Request) -> Response:
-        now = time.perf_counter()
-        response = await super()._inbound_message(request)
-        if response.status_code == 200:
-            self.received[str((await request.json()).get("altId"))] = now
-            self.arrived.set()
-        return response
-
-
-# run_fake_ghl builds `FakeGhl(**options)` from its module: serve the timed one instead.
-fake_ghl_module.FakeGhl = TimedFakeGhl  # type: ignore[misc]
+def _cpu_s() -> float:
+    """CPU seconds of this process, every thread (the event loop and aiosqlite's)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -100,7 +78,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 @dataclass
 class Rig:
-    fake: TimedFakeGhl
+    fake: RemoteFake
     bridge: InboundBridge
     instances: dict[str, uuid.UUID]  # location -> instance
     queue: JobQueue
@@ -141,15 +119,17 @@ class Rig:
 
     async def wait_received(self, ids: list[str], timeout: float = 300) -> None:
         async with asyncio.timeout(timeout):
-            while not all(i in self.fake.received for i in ids):
-                self.fake.arrived.clear()
-                await self.fake.arrived.wait()
+            while True:
+                await self.fake.poll_received()
+                if all(i in self.fake.received for i in ids):
+                    return
+                await asyncio.sleep(0.02)
 
     def latencies_ms(self, ids: list[str]) -> list[float]:
         return [(self.fake.received[i] - self.sent[i]) * 1000 for i in ids]
 
-    def rejected_by_limit(self) -> int:
-        return sum(1 for _, c in self.fake.call_times if c.status == 429)
+    async def rejected_by_limit(self) -> int:
+        return sum(1 for _, _, status, _ in await self.fake.call_log() if status == 429)
 
 
 @asynccontextmanager
@@ -159,25 +139,28 @@ async def rig(
     limiter: tuple[int, float] | None,
     fake_limit: tuple[int, float],
     start_queue: bool = True,
+    ghl_latency_s: float = 0.0,
 ) -> AsyncIterator[Rig]:
     with tempfile.TemporaryDirectory() as tmp:
-        async with run_fake_ghl(rate_limit=fake_limit) as served:
-            fake = served
-            assert isinstance(fake, TimedFakeGhl)
+        fake = RemoteFake(fake_limit, ghl_latency_s)
+        try:
             settings: Settings = test_settings(
                 tmp, GHL_API_URL=fake.url, GHL_MARKETPLACE_URL=fake.url
             )
             for location_id in locations:
-                await seed_location(settings, fake, location_id)
+                await seed_location(settings, fake, location_id)  # type: ignore[arg-type]
             await Tortoise.init(config=tortoise_config(settings.database_url))
             supervisor = TaskSupervisor()
             integration = GhlIntegration(
                 settings,
                 limiter_enabled=limiter is not None,
                 rate_limit=limiter or (100, 10.0),
+                budget_wait_s=BUDGET_WAIT_S,
             )
             # As in ghl_app/services.py: the production queue settings and wiring.
-            queue = JobQueue(lease_s=settings.job_lease_seconds)
+            queue = JobQueue(
+                lease_s=settings.job_lease_seconds, concurrency=settings.job_concurrency
+            )
             sessions = SessionManager(settings, InProcessEventBus(), supervisor)
             bridge = InboundBridge(
                 queue=queue,
@@ -206,6 +189,8 @@ async def rig(
                 await supervisor.shutdown()
                 await integration.aclose()
                 await Tortoise.close_connections()
+        finally:
+            await fake.aclose()
 
 
 async def premap_chats(rig_: Rig, location_id: str, chats: int) -> None:
@@ -249,18 +234,47 @@ async def overhead_run(messages: int, chats: int, latency_samples: int) -> dict[
         }
         for label in ("cold", "warm"):
             ids: list[str] = []
+            cpu_begin = _cpu_s()
             begin = time.perf_counter()
             for n in range(messages):
                 ids.append(await r.store(location, n % chats))
             stored = time.perf_counter()
             await r.wait_received(ids)
             end = max(r.fake.received[i] for i in ids)
+            out[f"{label}_cpu_ms"] = (_cpu_s() - cpu_begin) * 1000 / messages
             lat = r.latencies_ms(ids)
             out[f"{label}_msgs_s"] = messages / (end - begin)
             out[f"{label}_store_s"] = messages / (stored - begin)
             out[f"{label}_load_median_ms"] = statistics.median(lat)
             out[f"{label}_load_p99_ms"] = percentile(lat, 0.99)
         return out
+
+
+async def remote_run(messages: int, chats: int, ghl_latency_s: float) -> dict[str, float]:
+    """Throughput when every GHL call takes a real round trip (limiter off, known chats)."""
+    location = "loc-remote"
+    unlimited = (10**9, 10.0)
+    async with rig(
+        locations=[location],
+        limiter=None,
+        fake_limit=unlimited,
+        start_queue=False,
+        ghl_latency_s=ghl_latency_s,
+    ) as r:
+        await premap_chats(r, location, chats)
+        await r.queue.start(r.supervisor)
+        ids: list[str] = []
+        begin = time.perf_counter()
+        for n in range(messages):
+            ids.append(await r.store(location, n % chats))
+        await r.wait_received(ids)
+        end = max(r.fake.received[i] for i in ids)
+        lat = r.latencies_ms(ids)
+        return {
+            "msgs_s": messages / (end - begin),
+            "load_median_ms": statistics.median(lat),
+            "load_p99_ms": percentile(lat, 0.99),
+        }
 
 
 # -- 2. limiter on --------------------------------------------------------------------------------
@@ -277,7 +291,7 @@ async def one_location_run(window: float, messages: int, chats: int) -> dict[str
         fed = time.perf_counter() - fed
         await r.queue.start(r.supervisor)
         await r.wait_received(ids, timeout=messages / 100 * window * 3 + 30)
-        times = sorted(t for t, c in r.fake.call_times if c.status == 200)
+        times = sorted(t for t, _, status, _ in await r.fake.call_log() if status == 200)
         start = times[0]
         # Requests accepted per full window after the first (the first is the initial burst).
         per_window: list[int] = []
@@ -295,39 +309,52 @@ async def one_location_run(window: float, messages: int, chats: int) -> dict[str
             "req_per_window": statistics.median(per_window) if per_window else float("nan"),
             "req_s": (len(times) - 100) / (times[-1] - start) if times[-1] > start else 0.0,
             "max_in_window": float(max_in_any_window),
-            "fake_429": float(r.rejected_by_limit()),
+            "fake_429": float(await r.rejected_by_limit()),
             "jobs_saw_429": float(failed_429),
             "jobs_failed": float(await Job.filter(status=JobStatus.FAILED).count()),
         }
 
 
 async def many_locations_run(
-    locations: int, window: float, backlog: int, chats: int
+    locations: int, window: float, backlog: int, chats: int, hot_backlog: int
 ) -> dict[str, float]:
+    """One hot location queues `hot_backlog` messages (over as many chats) before the others'
+    `backlog` each: its jobs are the oldest, so a queue that let a job sleep on its location's
+    budget would give the hot location every worker. Each other location must still deliver
+    its backlog in the first window."""
     names = [f"loc-{n:03d}" for n in range(locations)]
+    hot, others = names[0], names[1:]
     limit = (100, window)
     async with rig(locations=names, limiter=limit, fake_limit=limit, start_queue=False) as r:
-        for name in names:
+        await premap_chats(r, hot, hot_backlog)
+        for name in others:
             await premap_chats(r, name, chats)
-        # A backlog, interleaved as messages from many numbers arrive, then the queue starts.
+        for n in range(hot_backlog):
+            await r.store(hot, n)
+        # The others' backlogs, interleaved as messages from many numbers arrive.
         for n in range(backlog):
-            for name in names:
+            for name in others:
                 await r.store(name, n % chats)
         begin = time.perf_counter()
         await r.queue.start(r.supervisor)
         await asyncio.sleep(max(0.0, begin + window - time.perf_counter()))
         cutoff = begin + window
         delivered = {name: 0 for name in names}
-        for t, call in r.fake.call_times:
-            if call.path == INBOUND and call.status == 200 and t < cutoff and call.resource:
-                delivered[call.resource] += 1
-        counts = sorted(delivered.values())
+        fake_429 = 0
+        for t, path, status, resource in await r.fake.call_log():
+            fake_429 += status == 429
+            if path == INBOUND and status == 200 and t < cutoff and resource:
+                delivered[resource] += 1
+        counts = sorted(delivered[name] for name in others)
+        failed = await Job.filter(status=JobStatus.FAILED).count()
         return {
             "min": float(counts[0]),
             "median": float(statistics.median(counts)),
             "max": float(counts[-1]),
-            "total": float(sum(counts)),
-            "fake_429": float(r.rejected_by_limit()),
+            "hot": float(delivered[hot]),
+            "total": float(sum(delivered.values())),
+            "fake_429": float(fake_429),
+            "jobs_failed": float(failed),
         }
 
 
@@ -348,9 +375,15 @@ async def main() -> None:
     parser.add_argument("--limited-messages", type=int, default=600)
     parser.add_argument("--locations", type=int, default=20)
     parser.add_argument("--locations-window", type=float, default=10.0)
-    parser.add_argument("--backlog", type=int, default=150, help="messages per location")
-    parser.add_argument("--skip", default="", help="comma list of: overhead,one,many")
+    parser.add_argument("--backlog", type=int, default=30, help="messages per other location")
+    parser.add_argument("--hot-backlog", type=int, default=400, help="the hot location's")
+    parser.add_argument("--ghl-latency-ms", type=float, default=150.0)
+    parser.add_argument("--skip", default="", help="comma list of: overhead,one,many,remote")
+    parser.add_argument("--no-defer", action="store_true", help="jobs wait for budget in place")
     args = parser.parse_args()
+    if args.no_defer:
+        global BUDGET_WAIT_S
+        BUDGET_WAIT_S = None
     skip = set(filter(None, args.skip.split(",")))
 
     configure_logging("INFO")
@@ -381,6 +414,7 @@ async def main() -> None:
                 " | ≥ 200 msg/s |"
             )
             print(f"| `store()` rate, {what} | {m[label + '_store_s']:.0f} msg/s | |")
+            print(f"| our process CPU per message, {what} | {m[label + '_cpu_ms']:.2f} ms | |")
             print(
                 f"| latency under that load, {what} (median / p99) | "
                 f"{m[label + '_load_median_ms']:.0f} / {m[label + '_load_p99_ms']:.0f} ms | |"
@@ -412,22 +446,46 @@ async def main() -> None:
         for n in range(args.runs):
             runs.append(
                 await many_locations_run(
-                    args.locations, args.locations_window, args.backlog, args.chats
+                    args.locations,
+                    args.locations_window,
+                    args.backlog,
+                    args.chats,
+                    args.hot_backlog,
                 )
             )
             print(f"many-locations run {n + 1}: " + _fmt(runs[-1]), flush=True)
         m = medians(runs)
         print(
-            f"\n## Limiter on, {args.locations} locations at 100 / {args.locations_window:g} s, "
-            f"{args.backlog} queued each, medians of {args.runs} runs"
+            f"\n## Limiter on, {args.locations} locations at 100 / {args.locations_window:g} s: "
+            f"one hot location with {args.hot_backlog} queued first, then {args.backlog} for "
+            f"each other, medians of {args.runs} runs"
         )
         print("| figure | value |\n|---|---|")
         print(
-            f"| delivered per location in the first {args.locations_window:g} s "
+            f"| delivered per other location in the first {args.locations_window:g} s "
             f"(min / median / max) | {m['min']:.0f} / {m['median']:.0f} / {m['max']:.0f} |"
         )
+        print(f"| delivered by the hot location in that window | {m['hot']:.0f} |")
         print(f"| delivered in total in that window | {m['total']:.0f} |")
-        print(f"| 429s the fake sent | {m['fake_429']:.0f} |")
+        print(
+            f"| 429s the fake sent / failed jobs | {m['fake_429']:.0f} / {m['jobs_failed']:.0f} |"
+        )
+    if "remote" not in skip:
+        runs = []
+        for n in range(args.runs):
+            runs.append(await remote_run(args.messages, args.chats * 4, args.ghl_latency_ms / 1000))
+            print(f"remote run {n + 1}: " + _fmt(runs[-1]), flush=True)
+        m = medians(runs)
+        print(
+            f"\n## Limiter off, every GHL call {args.ghl_latency_ms:g} ms away, "
+            f"{args.chats * 4} known chats, medians of {args.runs} runs"
+        )
+        print("| figure | value |\n|---|---|")
+        print(f"| throughput | {m['msgs_s']:.0f} msg/s |")
+        print(
+            "| latency under that load (median / p99) | "
+            f"{m['load_median_ms']:.0f} / {m['load_p99_ms']:.0f} ms |"
+        )
 
 
 def _fmt(run: dict[str, float]) -> str:
@@ -435,4 +493,12 @@ def _fmt(run: dict[str, float]) -> str:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if "--asyncio-loop" in sys.argv:
+        sys.argv.remove("--asyncio-loop")
+        asyncio.run(main())
+    else:
+        # Production runs under uvicorn, whose default loop is uvloop when it is installed
+        # (it is: uvicorn[standard]); measure on the same loop.
+        import uvloop
+
+        uvloop.run(main())

@@ -9,7 +9,7 @@ import logging
 
 from ghl_app.bridge import Bridge
 from ghl_app.events import InProcessEventBus
-from ghl_app.ghl.integration import GhlIntegration
+from ghl_app.ghl.integration import BUDGET_WAIT_S, GhlIntegration
 from ghl_app.jobs import JobQueue
 from ghl_app.sessions import SessionManager
 from ghl_app.settings import Settings
@@ -24,9 +24,11 @@ class Services:
         self.bus = InProcessEventBus()
         self.supervisor = TaskSupervisor()
         # The durable job queue: parts register their job kinds on it in their constructors.
-        self.jobs = JobQueue(lease_s=settings.job_lease_seconds)
+        self.jobs = JobQueue(
+            lease_s=settings.job_lease_seconds, concurrency=settings.job_concurrency
+        )
         # GHL: one connection pool, limiter and token manager for the whole process.
-        self.ghl_integration = GhlIntegration(settings)
+        self.ghl_integration = GhlIntegration(settings, budget_wait_s=BUDGET_WAIT_S)
         self.ghl = self.ghl_integration.client
         self.tokens = self.ghl_integration.tokens
         self.sessions = SessionManager(settings, self.bus, self.supervisor)

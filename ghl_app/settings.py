@@ -70,6 +70,7 @@ ENV_NAMES = (
     "WA_JS_CACHE_DIR",
     "CHROMIUM_ARGS",
     "JOB_LEASE_SECONDS",
+    "JOB_CONCURRENCY",
 )
 
 GHL_REQUIRED = (
@@ -109,6 +110,9 @@ class Settings:
     wa_js_cache_dir: Path | None = None
     chromium_args: tuple[str, ...] = ()
     job_lease_seconds: float = 60.0
+    # Jobs wait on GHL round trips (~100-300 ms), not on CPU: 8 handlers at 200 ms would cap a
+    # process at 40 messages/s; 32 lets 20 busy locations each use their 10 requests/s.
+    job_concurrency: int = 32
 
     @property
     def oauth_redirect_uri(self) -> str:
@@ -301,4 +305,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         wa_js_cache_dir=Path(cache).resolve() if (cache := _get(env, "WA_JS_CACHE_DIR")) else None,
         chromium_args=tuple((_get(env, "CHROMIUM_ARGS") or "").split()),
         job_lease_seconds=_float(env, "JOB_LEASE_SECONDS", 60.0, low=1.0),
+        job_concurrency=_int(env, "JOB_CONCURRENCY", 32, low=1, high=512),
     )

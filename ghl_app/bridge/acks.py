@@ -11,10 +11,11 @@ import uuid
 from typing import Any
 
 from connectors.events import Ack
+from ghl_app.bridge._errors import job_error
 from ghl_app.ghl.client import GhlClient
 from ghl_app.ghl.http import GhlApiError
 from ghl_app.jobs import JobQueue
-from ghl_app.jobs.errors import PermanentError, RetryableError
+from ghl_app.jobs.errors import RetryableError
 from ghl_app.models import Message, MessageStatus, Origin
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,4 @@ class AckBridge:
         except GhlApiError as exc:
             if exc.status == 403 and "conversation provider" in exc.message.lower():
                 raise RetryableError(str(exc), retry_after_s=5.0) from exc
-            if exc.retryable:
-                raise RetryableError(str(exc), retry_after_s=exc.retry_after) from exc
-            raise PermanentError(str(exc)) from exc
+            raise job_error(exc) from exc

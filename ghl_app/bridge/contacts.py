@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from ghl_app import phones
+from ghl_app import db, phones
 from ghl_app.ghl.client import GhlClient
 from ghl_app.jobs.errors import PermanentError
 from ghl_app.models import Contact
@@ -34,42 +34,58 @@ async def local_contact(
     name: str | None,
     is_group: bool,
     instance_id: uuid.UUID,
-) -> Contact:
-    """The location's row for this chat, created on first sight; remembers the instance.
+) -> int:
+    """The id of the location's row for this chat, created on first sight; remembers the
+    instance.
 
     A person's name is kept once known (WhatsApp's push name changes at the person's whim); a
     group's name is its subject, so it follows each rename.
     """
     phone = None if is_group else contact_phone(chat_id, sender_phone)
-    contact, _ = await Contact.get_or_create(
-        location_id=location_id,
-        chat_id=chat_id,
-        defaults={
-            "phone_e164": phone,
-            "lid": chat_id if phones.is_lid(chat_id) else None,
-            "name": name,
-            "is_group": is_group,
-        },
+    rows = await db.fetch(
+        "SELECT id, last_instance_id, phone_e164, name, is_group FROM contacts"
+        " WHERE location_id = ? AND chat_id = ?",
+        [location_id, chat_id],
     )
+    if rows:
+        row = rows[0]
+    else:
+        contact, _ = await Contact.get_or_create(
+            location_id=location_id,
+            chat_id=chat_id,
+            defaults={
+                "phone_e164": phone,
+                "lid": chat_id if phones.is_lid(chat_id) else None,
+                "name": name,
+                "is_group": is_group,
+            },
+        )
+        row = {
+            "id": contact.id,
+            "last_instance_id": contact.last_instance_id,
+            "phone_e164": contact.phone_e164,
+            "name": contact.name,
+            "is_group": contact.is_group,
+        }
     changed: dict[str, object] = {}
-    if contact.last_instance_id != instance_id:
+    last_instance = row["last_instance_id"]
+    if last_instance is None or uuid.UUID(str(last_instance)) != instance_id:
         changed["last_instance_id"] = instance_id
-    if phone and not contact.phone_e164:
+    if phone and not row["phone_e164"]:
         changed["phone_e164"] = phone
-    if name and (not contact.name or (contact.is_group and name != contact.name)):
+    if name and (not row["name"] or (bool(row["is_group"]) and name != row["name"])):
         changed["name"] = name
     if changed:
-        await Contact.filter(id=contact.id, location_id=location_id).update(**changed)
-        for key, value in changed.items():
-            setattr(contact, key, value)
-        if contact.is_group and "name" in changed:
+        await Contact.filter(id=row["id"], location_id=location_id).update(**changed)
+        if row["is_group"] and "name" in changed:
             # GHL keeps the name the contact was created with: the client has no call that
             # renames a contact by id, and a group has no phone for an upsert to match.
             log.info(
                 "group named after its subject",
                 extra={"instance_id": str(instance_id), "location_id": location_id},
             )
-    return contact
+    contact_id: int = row["id"]
+    return contact_id
 
 
 async def ensure_ghl_contact(client: GhlClient, contact: Contact) -> str:

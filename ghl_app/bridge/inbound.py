@@ -18,10 +18,11 @@ from tortoise.transactions import in_transaction
 
 from connectors.events import Message as WaMessage
 from ghl_app import phones
-from ghl_app.bridge import media
+from ghl_app.bridge import _rows, media
+from ghl_app.bridge._errors import job_error
 from ghl_app.bridge.contacts import ensure_conversation, local_contact
 from ghl_app.ghl.client import GhlClient
-from ghl_app.ghl.http import GhlApiError
+from ghl_app.ghl.http import BudgetSpent, GhlApiError
 from ghl_app.jobs import JobQueue
 from ghl_app.jobs.errors import PermanentError, RetryableError
 from ghl_app.models import Contact, Direction, Instance, Message, MessageStatus, Origin
@@ -58,17 +59,17 @@ class InboundBridge:
         extra = {"instance_id": str(instance_id), "location_id": location_id}
         if event.chat_id in _IGNORED_CHATS or event.chat_id.endswith("@newsletter"):
             return False
-        if await Message.exists(instance_id=instance_id, wa_message_id=event.id):
-            return False  # a double emit, or the echo of a message we sent ourselves
+        # A double emit, or the echo of a message we sent ourselves, meets the unique
+        # (instance, WhatsApp id) constraint below: one round trip fewer than asking first.
         if event.is_group:
             instance = await Instance.get_or_none(id=instance_id, location_id=location_id)
             if instance is None or not instance.groups_enabled:
                 return False
-        contact = await local_contact(
+        contact_id = await local_contact(
             location_id,
             event.chat_id,
             sender_phone=event.sender_phone,
-            name=None if event.from_me or event.is_group else event.notify_name,
+            name=event.chat_name if event.is_group or event.from_me else event.notify_name,
             is_group=event.is_group,
             instance_id=instance_id,
         )
@@ -79,22 +80,21 @@ class InboundBridge:
             body = f"{sender}: {body}" if body else f"{sender}:"
         try:
             async with in_transaction() as conn:
-                row = await Message.create(
+                message_id = await _rows.insert_received(
+                    conn,
                     instance_id=instance_id,
                     location_id=location_id,
-                    contact_id=contact.id,
+                    contact_id=contact_id,
                     direction=Direction.OUTBOUND if event.from_me else Direction.INBOUND,
                     origin=origin,
                     wa_message_id=event.id,
                     body=body,
                     media=media.describe(event),
-                    status=MessageStatus.RECEIVED,
                     sent_at=event.timestamp,
-                    using_db=conn,
                 )
                 await self._queue.enqueue(
                     SYNC_TO_GHL,
-                    {"message_id": row.id},
+                    {"message_id": message_id},
                     ordering_key=chat_key(instance_id, event.chat_id),
                     location_id=location_id,
                     using_db=conn,
@@ -102,20 +102,25 @@ class InboundBridge:
         except IntegrityError:
             return False  # the same message raced in twice: one row won
         self._queue.wake()
-        log.info(
-            "whatsapp message stored (%s)", origin.value, extra={**extra, "message_id": row.id}
+        # DEBUG: at hundreds of messages a second one line per message is enough, and the
+        # "synced" line (or the job's failure) is the one an operator needs.
+        log.debug(
+            "whatsapp message stored (%s)", origin.value, extra={**extra, "message_id": message_id}
         )
         return True
 
     async def _sync(self, job: Any) -> None:
-        message_id = int(job.payload["message_id"])
-        message = await Message.get_or_none(id=message_id, location_id=job.location_id)
+        message = await _rows.load_for_sync(int(job.payload["message_id"]), job.location_id)
         if message is None or message.status == MessageStatus.SYNCED:
             return  # replaying a finished job creates nothing
-        contact = await Contact.get(id=message.contact_id, location_id=message.location_id)
+        context = {
+            "instance_id": str(message.instance_id),
+            "location_id": message.location_id,
+            "message_id": message.id,
+        }
         try:
-            conversation_id = await ensure_conversation(self._client, contact)
-            attachments, note = await self._attachments(message, contact, conversation_id)
+            contact_id, conversation_id = await self._conversation(message)
+            attachments, note = await self._attachments(message, contact_id, conversation_id)
             text = message.body or ""
             if note:
                 text = f"{text}\n{note}".strip()
@@ -123,7 +128,7 @@ class InboundBridge:
                 "type": "SMS",
                 "message": text,
                 "conversationId": conversation_id,
-                "contactId": contact.ghl_contact_id,
+                "contactId": contact_id,
                 "conversationProviderId": self._provider_id,
                 "altId": message.wa_message_id,
                 "direction": "outbound" if message.origin == Origin.PHONE else "inbound",
@@ -132,45 +137,42 @@ class InboundBridge:
             if attachments:
                 payload["attachments"] = attachments
             answer = await self._client.add_inbound_message(message.location_id, payload)
+        except BudgetSpent as exc:
+            raise job_error(exc) from exc  # waits for the location's budget: not an error
         except GhlApiError as exc:
-            await self._record_error(message, str(exc))
-            if exc.retryable:
-                raise RetryableError(str(exc), retry_after_s=exc.retry_after) from exc
-            raise PermanentError(str(exc)) from exc
+            await _rows.record_error(message.id, str(exc))
+            raise job_error(exc) from exc
         except (RetryableError, PermanentError) as exc:
-            await self._record_error(message, str(exc))
+            await _rows.record_error(message.id, str(exc))
             raise
         ghl_id = str(answer.get("messageId") or "") or None
-        await self._mark_synced(message, ghl_id)
-        log.info(
-            "message synced to GHL",
-            extra={
-                "instance_id": str(message.instance_id),
-                "location_id": message.location_id,
-                "message_id": message.id,
-            },
-        )
+        await self._mark_synced(message.id, ghl_id)
+        log.info("message synced to GHL", extra=context)
 
-    async def _mark_synced(self, message: Message, ghl_id: str | None) -> None:
-        fields: dict[str, Any] = {"status": MessageStatus.SYNCED, "error": None}
-        if ghl_id:
-            fields["ghl_message_id"] = ghl_id
+    async def _conversation(self, message: _rows.SyncRow) -> tuple[str, str]:
+        """(GHL contact id, conversation id): from the row once known, else found or created."""
+        if message.ghl_contact_id and message.ghl_conversation_id:
+            return message.ghl_contact_id, message.ghl_conversation_id
+        contact = await Contact.get_or_none(id=message.contact_id, location_id=message.location_id)
+        if contact is None:
+            raise PermanentError("the message has no contact in its location")
+        conversation_id = await ensure_conversation(self._client, contact)
+        assert contact.ghl_contact_id is not None
+        return contact.ghl_contact_id, conversation_id
+
+    async def _mark_synced(self, message_id: int, ghl_id: str | None) -> None:
         try:
-            await Message.filter(id=message.id).update(**fields)
+            await _rows.mark_synced(message_id, ghl_id)
         except IntegrityError:
             # GHL already handed this id to our Delivery URL (it echoed a phone message we
             # mirrored): that row must not go out again.
             await Message.filter(ghl_message_id=ghl_id, status=MessageStatus.PENDING).update(
                 status=MessageStatus.SENT, error="echo of a message typed on the phone"
             )
-            fields.pop("ghl_message_id")
-            await Message.filter(id=message.id).update(**fields)
-
-    async def _record_error(self, message: Message, error: str) -> None:
-        await Message.filter(id=message.id).update(error=error[:500])
+            await _rows.mark_synced(message_id, None)
 
     async def _attachments(
-        self, message: Message, contact: Contact, conversation_id: str
+        self, message: _rows.SyncRow, contact_id: str, conversation_id: str
     ) -> tuple[list[str], str | None]:
         info = message.media
         if not info:
@@ -189,11 +191,10 @@ class InboundBridge:
         filename = (
             downloaded.filename or info.get("filename") or media.default_name(downloaded.mimetype)
         )
-        assert contact.ghl_contact_id is not None
         url = await self._client.upload_attachment(
             message.location_id,
             conversation_id=conversation_id,
-            contact_id=contact.ghl_contact_id,
+            contact_id=contact_id,
             filename=filename,
             data=downloaded.data,
             content_type=downloaded.mimetype,

@@ -12,9 +12,14 @@ from ghl_app.ghl.tokens import TokenManager
 
 
 class GhlClient:
-    def __init__(self, http: GhlHttp, tokens: TokenManager) -> None:
+    def __init__(
+        self, http: GhlHttp, tokens: TokenManager, *, budget_wait_s: float | None = None
+    ) -> None:
         self._http = http
         self._tokens = tokens
+        # Set for job handlers: a call that would wait longer for its location's budget raises
+        # `BudgetSpent` (the job is deferred) instead of holding a worker.
+        self._budget_wait_s = budget_wait_s
 
     async def _call(
         self,
@@ -41,6 +46,7 @@ class GhlClient:
                     json=json,
                     data=data,
                     files=files,
+                    budget_wait_s=self._budget_wait_s,
                 )
             except GhlApiError as exc:
                 # A 401 says GHL no longer accepts the token (revoked, rotated elsewhere):

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from ghl_app.ghl.ratelimit import RateLimiter
+from ghl_app.ghl.ratelimit import OverBudget, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,14 @@ class GhlApiError(Exception):
     def retryable(self) -> bool:
         """Worth trying again later (the job queue's question)."""
         return self.status in (0, 408, 429) or self.status >= 500
+
+
+class BudgetSpent(GhlApiError):
+    """Not sent: the location's request budget is spent for `retry_after` seconds, longer than
+    the caller was willing to wait. A 429 of our own making: nothing reached GHL."""
+
+    def __init__(self, location: str, wait_s: float) -> None:
+        super().__init__(429, f"request budget of {location} spent", "budget_spent", wait_s)
 
 
 class NeedsReinstall(GhlApiError):
@@ -144,8 +152,12 @@ class GhlHttp:
         json: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
         files: dict[str, tuple[str, bytes, str]] | None = None,
+        budget_wait_s: float | None = None,
     ) -> dict[str, Any]:
-        """Send one logical call (retrying as the policy allows); return GHL's JSON object."""
+        """Send one logical call (retrying as the policy allows); return GHL's JSON object.
+
+        With `budget_wait_s`, a call that would wait longer than that for its location's request
+        budget raises `BudgetSpent` instead of waiting."""
         headers = {"Version": version_for(path)}
         if bearer is not None:
             headers["Authorization"] = f"Bearer {bearer}"
@@ -155,7 +167,10 @@ class GhlHttp:
             attempt += 1
             last = attempt >= self.max_attempts
             if limiter is not None and limit_key is not None:
-                await limiter.acquire(limit_key)
+                try:
+                    await limiter.acquire(limit_key, max_wait=budget_wait_s)
+                except OverBudget as exc:
+                    raise BudgetSpent(limit_key, exc.wait_s) from None
             try:
                 response = await self._client.request(
                     method, path, params=params, json=json, data=data, files=files, headers=headers

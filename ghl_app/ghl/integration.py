@@ -18,6 +18,12 @@ GHL_BURST_REQUESTS = 100
 GHL_BURST_INTERVAL = 10.0
 
 
+# The app's client calls (all made by jobs) wait at most this long for their location's request
+# budget; beyond that they raise `BudgetSpent`, and the job hands its worker to another location
+# (the queue defers it) instead of sleeping on a busy location while the others' messages wait.
+BUDGET_WAIT_S = 1.0
+
+
 class GhlIntegration:
     def __init__(
         self,
@@ -28,6 +34,7 @@ class GhlIntegration:
         max_attempts: int = 4,
         backoff_base: float = 0.5,
         timeout: float = 20.0,
+        budget_wait_s: float | None = None,
     ) -> None:
         self.cipher = TokenCipher(settings.app_secret)
         self.limiter = RateLimiter(*rate_limit) if limiter_enabled else None
@@ -40,7 +47,7 @@ class GhlIntegration:
         )
         self.oauth = OAuthApi(self.http, settings)
         self.tokens = TokenManager(settings, self.oauth, self.cipher)
-        self.client = GhlClient(self.http, self.tokens)
+        self.client = GhlClient(self.http, self.tokens, budget_wait_s=budget_wait_s)
         self.installs = InstallService(self.oauth, self.cipher)
         self.verifier = WebhookVerifier.from_settings(settings)
         self.webhooks = AppWebhookHandler(

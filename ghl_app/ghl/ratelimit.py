@@ -18,6 +18,14 @@ from collections.abc import Callable
 _WINDOW_PAD = 0.03
 
 
+class OverBudget(Exception):
+    """The key's budget is spent for longer than the caller will wait: `wait_s` until it frees."""
+
+    def __init__(self, key: str, wait_s: float) -> None:
+        super().__init__(f"no GHL request budget left for {key} for {wait_s:.1f}s")
+        self.wait_s = wait_s
+
+
 class _KeyWindow:
     __slots__ = ("blocked_until", "lock", "sent", "users")
 
@@ -49,8 +57,12 @@ class RateLimiter:
     def tracked_keys(self) -> int:
         return len(self._windows)
 
-    async def acquire(self, key: str) -> None:
-        """Wait until one more request for `key` fits in the window, and count it."""
+    async def acquire(self, key: str, *, max_wait: float | None = None) -> None:
+        """Wait until one more request for `key` fits in the window, and count it.
+
+        With `max_wait`, a wait longer than that raises `OverBudget` instead (nothing counted):
+        a job should give its worker to another location rather than sleep on this one's budget.
+        """
         self._sweep()
         window = self._windows.get(key)
         if window is None:
@@ -67,6 +79,8 @@ class RateLimiter:
                     if wait <= 0:
                         window.sent.append(now)
                         return
+                    if max_wait is not None and wait > max_wait:
+                        raise OverBudget(key, wait)
                     await asyncio.sleep(wait)
         finally:
             window.users -= 1

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 from tortoise.queryset import QuerySet
 
+from ghl_app.db import connection, execute, fetch, placeholders
 from ghl_app.models import Job, JobStatus
 
 _QUEUED = JobStatus.QUEUED.value
@@ -50,20 +50,54 @@ RETURNING *
 """
 
 
-def _connection() -> BaseDBAsyncClient:
-    db: BaseDBAsyncClient = connections.get("default")
-    return db
+_INSERT_SQL = """
+INSERT INTO jobs (kind, payload, ordering_key, location_id, status, attempts, max_attempts,
+    run_after, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
+RETURNING id
+"""
+_PAYLOAD = Job._meta.fields_map["payload"]
 
 
-def _placeholders(sql: str, dialect: str) -> str:
-    """Tortoise hands SQL to the driver as is: SQLite takes `?`, asyncpg takes `$1, $2, ...`."""
-    if dialect != "postgres":
-        return sql
-    pieces = sql.split("?")
-    out = [pieces[0]]
-    for number, piece in enumerate(pieces[1:], start=1):
-        out.append(f"${number}{piece}")
-    return "".join(out)
+async def insert(
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    ordering_key: str,
+    location_id: str | None,
+    max_attempts: int,
+    run_after: datetime,
+    now: datetime,
+    using_db: BaseDBAsyncClient | None,
+) -> Job:
+    """A queued job, written as text (enqueueing is on every message's path)."""
+    values = [
+        kind,
+        _PAYLOAD.to_db_value(payload, Job),
+        ordering_key,
+        location_id,
+        _QUEUED,
+        max_attempts,
+        run_after,
+        now,
+        now,
+    ]
+    rows = await fetch(_INSERT_SQL, values, using_db)
+    job = Job(
+        kind=kind,
+        payload=payload,
+        ordering_key=ordering_key,
+        location_id=location_id,
+        status=JobStatus.QUEUED,
+        attempts=0,
+        max_attempts=max_attempts,
+        run_after=run_after,
+        created_at=now,
+        updated_at=now,
+    )
+    job.id = int(rows[0]["id"])
+    job._saved_in_db = True
+    return job
 
 
 async def claim(
@@ -72,14 +106,14 @@ async def claim(
     """Lease up to `limit` claimable jobs to `worker_id`, oldest first, attempts counted."""
     if limit <= 0 or not kinds:
         return []
-    db = _connection()
+    db = connection()
     dialect = db.capabilities.dialect
     # Postgres: concurrent workers skip each other's candidate rows instead of queueing on them.
     lock = " FOR UPDATE OF j SKIP LOCKED" if dialect == "postgres" else ""
     sql = _CLAIM_SQL.format(kinds=", ".join("?" for _ in kinds), lock=lock)
     values: list[Any] = [_QUEUED, _RUNNING, _RUNNING, _QUEUED, now, *kinds, limit]
     values += [_RUNNING, worker_id, lease_until, now, _QUEUED]
-    rows = await db.execute_query_dict(_placeholders(sql, dialect), values)
+    rows = await db.execute_query_dict(placeholders(sql, dialect), values)
     # The claimed rows come back whole: building them here saves a read per claim on the hot
     # path. `_init_from_db` is how Tortoise itself turns a row into a model (types converted).
     jobs = [Job._init_from_db(**row) for row in rows]
@@ -88,16 +122,17 @@ async def claim(
 
 async def complete(job_ids: Sequence[int], *, worker_id: str, now: datetime) -> int:
     """Mark jobs done in one statement; returns how many this worker still held."""
-    updated: int = await Job.filter(
-        id__in=list(job_ids), status=JobStatus.RUNNING, lease_owner=worker_id
-    ).update(
-        status=JobStatus.DONE,
-        finished_at=now,
-        lease_owner=None,
-        lease_expires_at=None,
-        updated_at=now,
-    )
-    return updated
+    if not job_ids:
+        return 0
+    sql = _COMPLETE_SQL.format(ids=", ".join("?" for _ in job_ids))
+    return await execute(sql, [JobStatus.DONE.value, now, now, *job_ids, _RUNNING, worker_id])
+
+
+_COMPLETE_SQL = """
+UPDATE jobs SET status = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL,
+    updated_at = ?
+WHERE id IN ({ids}) AND status = ? AND lease_owner = ?
+"""
 
 
 def _leased(job_id: int, lease_owner: str, expired_before: datetime | None) -> QuerySet[Job]:
@@ -106,6 +141,19 @@ def _leased(job_id: int, lease_owner: str, expired_before: datetime | None) -> Q
         # Collecting a dead worker's job: it must still be expired, not renewed meanwhile.
         query = query.filter(lease_expires_at__lt=expired_before)
     return query
+
+
+async def defer(job_id: int, *, lease_owner: str, run_after: datetime, now: datetime) -> bool:
+    """Back to the queue untried: the claim's attempt is given back, the last error kept."""
+    updated = await _leased(job_id, lease_owner, None).update(
+        status=JobStatus.QUEUED,
+        run_after=run_after,
+        attempts=F("attempts") - 1,
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=now,
+    )
+    return updated > 0
 
 
 async def requeue(

@@ -20,3 +20,14 @@ class RetryableError(Exception):
 class PermanentError(Exception):
     """A failure that retrying cannot fix (a 4xx that is not a rate limit, bad payload): the job
     is parked as failed at once, visible on the page and retryable by hand."""
+
+
+class Deferred(Exception):
+    """Not a failure: the job cannot do its work now (its location's GHL request budget is
+    spent). It goes back to the queue to run after `after_s` seconds, the attempt not counted,
+    and its worker is free for other jobs meanwhile."""
+
+    def __init__(self, message: str, after_s: float) -> None:
+        super().__init__(message)
+        self.message = message
+        self.after_s = after_s

@@ -53,7 +53,9 @@ class SessionBoot(SessionCore):
             try:
                 session = self._register(instance, linked=True)
             except AppError as exc:
-                await self._write(instance.id, status=S.FAILED, last_error=exc.message)
+                await self._write(
+                    instance.id, status=S.FAILED, last_error=f"{exc.code}: {exc.message}"
+                )
                 return
             try:
                 await self._launch(session)

@@ -48,7 +48,9 @@ log = logging.getLogger(__name__)
 _SETTLE_S = 3.0
 # Delays before each restart attempt of a linked engine that went away; then `failed`.
 _RECOVERY_DELAYS_S = (0.5, 2.0, 5.0, 15.0, 30.0)
-_LOGGED_OUT_MESSAGE = "The phone removed this linked device. Start again and scan a new QR code."
+_LOGGED_OUT_MESSAGE = (
+    "logged_out: The phone removed this linked device. Start again and scan a new QR code."
+)
 
 
 class SessionManager(SessionBoot):
@@ -126,10 +128,12 @@ class SessionManager(SessionBoot):
             try:
                 await self._launch(session)
             except asyncio.CancelledError:
-                await self._give_up(session, "The start was interrupted. Start again.")
+                await self._give_up(
+                    session, "start_interrupted: The start was interrupted. Start again."
+                )
                 raise
             except Exception as exc:
-                await self._give_up(session, f"WhatsApp could not be started: {exc}")
+                await self._give_up(session, f"start_failed: WhatsApp could not be started: {exc}")
                 raise AppError(
                     "engine_failed", "WhatsApp could not be started. Try again.", 502
                 ) from exc
@@ -177,7 +181,7 @@ class SessionManager(SessionBoot):
                     await self._write(
                         instance.id,
                         status=S.STOPPED,
-                        last_error="The app was uninstalled from this location.",
+                        last_error="uninstalled: The app was uninstalled from this location.",
                     )
         log.info("location sessions stopped", extra={"location_id": location_id})
 
@@ -295,7 +299,9 @@ class SessionManager(SessionBoot):
             async with self._locked(session.instance_id):
                 if self._is_current(session):
                     await self._give_up(
-                        session, f"The browser stopped ({reason}) before the phone was linked."
+                        session,
+                        f"browser_stopped: The browser stopped ({reason}) before the phone was"
+                        " linked.",
                     )
             return
         await self._set(session, status=S.DISCONNECTED, last_error=f"reconnecting: {reason}")
@@ -318,7 +324,9 @@ class SessionManager(SessionBoot):
                     )
         async with self._locked(session.instance_id):
             if self._is_current(session):
-                await self._give_up(session, f"WhatsApp could not be restarted: {error}")
+                await self._give_up(
+                    session, f"restart_failed: WhatsApp could not be restarted: {error}"
+                )
 
 
 def not_found_raise() -> Instance:

@@ -53,9 +53,10 @@ async def test_a_person_keeps_the_first_name_a_group_follows_its_subject(db: str
     iid: uuid.UUID = instance.id
 
     async def contact(chat_id: str, name: str | None, *, is_group: bool) -> Contact:
-        return await local_contact(
+        contact_id = await local_contact(
             "loc-1", chat_id, sender_phone=None, name=name, is_group=is_group, instance_id=iid
         )
+        return await Contact.get(id=contact_id, location_id="loc-1")
 
     await contact("5511911112222@c.us", "Ana", is_group=False)
     person = await contact("5511911112222@c.us", "Ana Paula 🌻", is_group=False)

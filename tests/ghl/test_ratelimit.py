@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from conftest import seed_location
 
+from ghl_app.ghl.http import BudgetSpent
 from ghl_app.ghl.integration import GhlIntegration
-from ghl_app.ghl.ratelimit import RateLimiter
+from ghl_app.ghl.ratelimit import OverBudget, RateLimiter
 from ghl_app.settings import Settings
 from support.fake_ghl import FakeGhl
 
@@ -94,3 +96,32 @@ async def test_idle_locations_are_forgotten() -> None:
     await asyncio.sleep(0.1)
     await limiter.acquire("loc-last")
     assert limiter.tracked_keys() <= 1
+
+
+async def test_a_wait_longer_than_the_caller_allows_raises_over_budget_and_counts_nothing() -> None:
+    limiter = RateLimiter(2, 5.0)
+    await limiter.acquire("loc", max_wait=1.0)
+    await limiter.acquire("loc", max_wait=1.0)
+    started = time.monotonic()
+    with pytest.raises(OverBudget) as raised:
+        await limiter.acquire("loc", max_wait=1.0)
+    assert time.monotonic() - started < 0.5  # refused at once, not after sleeping
+    assert 4.0 < raised.value.wait_s <= 5.0 * 1.03 + 0.01  # the window, padded 3 %
+    await limiter.acquire("other", max_wait=1.0)  # another location's budget is untouched
+
+
+async def test_a_client_call_over_budget_raises_budget_spent_without_calling_ghl(
+    fake_ghl: FakeGhl, settings: Settings, db: str
+) -> None:
+    await seed_location(fake_ghl, settings)
+    ghl = GhlIntegration(settings, rate_limit=(3, 5.0), budget_wait_s=0.5)
+    try:
+        for n in range(3):
+            await ghl.client.find_contact_by_phone("loc-1", f"+5511999990{n:03d}")
+        with pytest.raises(BudgetSpent) as raised:
+            await ghl.client.find_contact_by_phone("loc-1", "+5511999990999")
+    finally:
+        await ghl.aclose()
+    assert raised.value.status == 429 and raised.value.retryable
+    assert raised.value.retry_after is not None and raised.value.retry_after > 0.5
+    assert len(fake_ghl.calls_to("/contacts/search/duplicate")) == 3

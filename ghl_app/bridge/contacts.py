@@ -41,12 +41,14 @@ async def local_contact(
     A person's name is kept once known (WhatsApp's push name changes at the person's whim); a
     group's name is its subject, so it follows each rename.
     """
-    phone = None if is_group else contact_phone(chat_id, sender_phone)
     rows = await db.fetch(
         "SELECT id, last_instance_id, phone_e164, name, is_group FROM contacts"
         " WHERE location_id = ? AND chat_id = ?",
         [location_id, chat_id],
     )
+    # Parsing the phone costs more than the lookup: only for a new row or one without a phone.
+    known_phone = bool(rows and (rows[0]["phone_e164"] or rows[0]["is_group"]))
+    phone = None if is_group or known_phone else contact_phone(chat_id, sender_phone)
     if rows:
         row = rows[0]
     else:

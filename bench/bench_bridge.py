@@ -63,6 +63,7 @@ INBOUND = "/conversations/messages/inbound"
 # `--no-defer` sets None: jobs then sleep on their location's budget (the behaviour before
 # deferral), for the before/after figures of the fairness phase.
 BUDGET_WAIT_S: float | None = 1.0
+CONCURRENCY = ""  # `--concurrency`: JOB_CONCURRENCY for the run (default: the setting's)
 
 
 def _cpu_s() -> float:
@@ -145,7 +146,10 @@ async def rig(
         fake = RemoteFake(fake_limit, ghl_latency_s)
         try:
             settings: Settings = test_settings(
-                tmp, GHL_API_URL=fake.url, GHL_MARKETPLACE_URL=fake.url
+                tmp,
+                GHL_API_URL=fake.url,
+                GHL_MARKETPLACE_URL=fake.url,
+                **({"JOB_CONCURRENCY": CONCURRENCY} if CONCURRENCY else {}),
             )
             for location_id in locations:
                 await seed_location(settings, fake, location_id)  # type: ignore[arg-type]
@@ -379,11 +383,14 @@ async def main() -> None:
     parser.add_argument("--hot-backlog", type=int, default=400, help="the hot location's")
     parser.add_argument("--ghl-latency-ms", type=float, default=150.0)
     parser.add_argument("--skip", default="", help="comma list of: overhead,one,many,remote")
+    parser.add_argument("--concurrency", type=int, default=0, help="JOB_CONCURRENCY")
     parser.add_argument("--no-defer", action="store_true", help="jobs wait for budget in place")
     args = parser.parse_args()
+    global BUDGET_WAIT_S, CONCURRENCY
     if args.no_defer:
-        global BUDGET_WAIT_S
         BUDGET_WAIT_S = None
+    if args.concurrency:
+        CONCURRENCY = str(args.concurrency)
     skip = set(filter(None, args.skip.split(",")))
 
     configure_logging("INFO")

@@ -153,7 +153,9 @@ class GhlHttp:
         self._client = client or _GhlClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout, connect=10.0),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            # Keep-alive for as many connections as jobs run at once (JOB_CONCURRENCY):
+            # fewer would close and reopen (TLS) connections under load.
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=64),
             headers={"Accept": "application/json"},
         )
 

@@ -239,7 +239,8 @@ class JobQueue:
                 break
             timeout = max(0.0, min(self.poll_s, next_maintenance - loop.time()))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                async with asyncio.timeout(timeout):  # no extra task, unlike wait_for
+                    await self._wake.wait()
             if self._running:
                 # Busy: let the wakes of a few more finished or enqueued jobs gather, so one
                 # claim serves them together (a claim per wake was the queue's largest cost

@@ -27,189 +27,18 @@ import argparse
 import asyncio
 import logging
 import os
-import resource
 import statistics
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-
-from tortoise import Tortoise
 
 sys.path.insert(0, "tests")
 sys.path.insert(0, ".")
 
-from bridge.conftest import seed_location
-
-from bench._remote_fake import RemoteFake
-from connectors.events import Message as WaMessage
-from ghl_app.bridge.inbound import InboundBridge
-from ghl_app.db import tortoise_config
-from ghl_app.events import InProcessEventBus
-from ghl_app.ghl.integration import GhlIntegration
-from ghl_app.jobs import JobQueue
+from bench._bridge_rig import OPTIONS, cpu_s, percentile, premap_chats, rig
 from ghl_app.logs import configure_logging
-from ghl_app.models import Contact, Instance, InstanceStatus, Job, JobStatus
-from ghl_app.sessions import SessionManager
-from ghl_app.settings import Settings
-from ghl_app.supervisor import TaskSupervisor
-from support.app_server import test_settings
+from ghl_app.models import Job, JobStatus
 
 INBOUND = "/conversations/messages/inbound"
-# `--no-defer` sets None: jobs then sleep on their location's budget (the behaviour before
-# deferral), for the before/after figures of the fairness phase.
-BUDGET_WAIT_S: float | None = 1.0
-CONCURRENCY = ""  # `--concurrency`: JOB_CONCURRENCY for the run (default: the setting's)
-
-
-def _cpu_s() -> float:
-    """CPU seconds of this process, every thread (the event loop and aiosqlite's)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-@dataclass
-class Rig:
-    fake: RemoteFake
-    bridge: InboundBridge
-    instances: dict[str, uuid.UUID]  # location -> instance
-    queue: JobQueue
-    supervisor: TaskSupervisor
-    sent: dict[str, float] = field(default_factory=dict)  # WhatsApp id -> store() called
-    serial: int = 0
-
-    def event(self, location_id: str, chat: int) -> WaMessage:
-        self.serial += 1
-        # A valid Brazilian mobile per (location, chat): 55 11 9 + 8 digits.
-        phone = f"55119{list(self.instances).index(location_id):02d}{chat:06d}"
-        return WaMessage(
-            instance_id=str(self.instances[location_id]),
-            id=f"WA{self.serial:08d}{uuid.uuid4().hex[:8].upper()}",
-            serialized_id="",
-            chat_id=f"{phone}@c.us",
-            from_me=False,
-            type="chat",
-            body=f"hello {self.serial}",
-            caption=None,
-            mimetype=None,
-            filename=None,
-            size=None,
-            timestamp=datetime.now(UTC),
-            is_group=False,
-            author=None,
-            notify_name=f"Customer {chat}",
-            quoted_id=None,
-            sender_phone=f"+{phone}",
-        )
-
-    async def store(self, location_id: str, chat: int) -> str:
-        event = self.event(location_id, chat)
-        self.sent[event.id] = time.perf_counter()
-        stored = await self.bridge.store(self.instances[location_id], location_id, event)
-        assert stored, "the bridge dropped a fresh message"
-        return event.id
-
-    async def wait_received(self, ids: list[str], timeout: float = 300) -> None:
-        async with asyncio.timeout(timeout):
-            while True:
-                await self.fake.poll_received()
-                if all(i in self.fake.received for i in ids):
-                    return
-                await asyncio.sleep(0.02)
-
-    def latencies_ms(self, ids: list[str]) -> list[float]:
-        return [(self.fake.received[i] - self.sent[i]) * 1000 for i in ids]
-
-    async def rejected_by_limit(self) -> int:
-        return sum(1 for _, _, status, _ in await self.fake.call_log() if status == 429)
-
-
-@asynccontextmanager
-async def rig(
-    *,
-    locations: list[str],
-    limiter: tuple[int, float] | None,
-    fake_limit: tuple[int, float],
-    start_queue: bool = True,
-    ghl_latency_s: float = 0.0,
-) -> AsyncIterator[Rig]:
-    with tempfile.TemporaryDirectory() as tmp:
-        fake = RemoteFake(fake_limit, ghl_latency_s)
-        try:
-            settings: Settings = test_settings(
-                tmp,
-                GHL_API_URL=fake.url,
-                GHL_MARKETPLACE_URL=fake.url,
-                **({"JOB_CONCURRENCY": CONCURRENCY} if CONCURRENCY else {}),
-            )
-            for location_id in locations:
-                await seed_location(settings, fake, location_id)  # type: ignore[arg-type]
-            await Tortoise.init(config=tortoise_config(settings.database_url))
-            supervisor = TaskSupervisor()
-            integration = GhlIntegration(
-                settings,
-                limiter_enabled=limiter is not None,
-                rate_limit=limiter or (100, 10.0),
-                budget_wait_s=BUDGET_WAIT_S,
-            )
-            # As in ghl_app/services.py: the production queue settings and wiring.
-            queue = JobQueue(
-                lease_s=settings.job_lease_seconds, concurrency=settings.job_concurrency
-            )
-            sessions = SessionManager(settings, InProcessEventBus(), supervisor)
-            bridge = InboundBridge(
-                queue=queue,
-                client=integration.client,
-                sessions=sessions,
-                provider_id=settings.ghl_conversation_provider_id,
-            )
-            instances: dict[str, uuid.UUID] = {}
-            for location_id in locations:
-                instance = await Instance.create(
-                    location_id=location_id, name="Main", status=InstanceStatus.CONNECTED
-                )
-                instances[location_id] = instance.id
-            if start_queue:
-                await queue.start(supervisor)
-            try:
-                yield Rig(
-                    fake=fake,
-                    bridge=bridge,
-                    instances=instances,
-                    queue=queue,
-                    supervisor=supervisor,
-                )
-            finally:
-                await queue.stop(grace_s=1)
-                await supervisor.shutdown()
-                await integration.aclose()
-                await Tortoise.close_connections()
-        finally:
-            await fake.aclose()
-
-
-async def premap_chats(rig_: Rig, location_id: str, chats: int) -> None:
-    """Contacts already mapped to GHL: every message then costs exactly one GHL call."""
-    for chat in range(chats):
-        event = rig_.event(location_id, chat)
-        await Contact.create(
-            location_id=location_id,
-            chat_id=event.chat_id,
-            phone_e164=event.sender_phone,
-            name=event.notify_name,
-            ghl_contact_id=f"contact-{location_id}-{chat}",
-            ghl_conversation_id=f"conv-{location_id}-{chat}",
-            last_instance_id=rig_.instances[location_id],
-        )
 
 
 # -- 1. limiter off -------------------------------------------------------------------------------
@@ -238,14 +67,14 @@ async def overhead_run(messages: int, chats: int, latency_samples: int) -> dict[
         }
         for label in ("cold", "warm"):
             ids: list[str] = []
-            cpu_begin = _cpu_s()
+            cpu_begin = cpu_s()
             begin = time.perf_counter()
             for n in range(messages):
                 ids.append(await r.store(location, n % chats))
             stored = time.perf_counter()
             await r.wait_received(ids)
             end = max(r.fake.received[i] for i in ids)
-            out[f"{label}_cpu_ms"] = (_cpu_s() - cpu_begin) * 1000 / messages
+            out[f"{label}_cpu_ms"] = (cpu_s() - cpu_begin) * 1000 / messages
             lat = r.latencies_ms(ids)
             out[f"{label}_msgs_s"] = messages / (end - begin)
             out[f"{label}_store_s"] = messages / (stored - begin)
@@ -386,11 +215,9 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=0, help="JOB_CONCURRENCY")
     parser.add_argument("--no-defer", action="store_true", help="jobs wait for budget in place")
     args = parser.parse_args()
-    global BUDGET_WAIT_S, CONCURRENCY
     if args.no_defer:
-        BUDGET_WAIT_S = None
-    if args.concurrency:
-        CONCURRENCY = str(args.concurrency)
+        OPTIONS.budget_wait_s = None
+    OPTIONS.concurrency = args.concurrency
     skip = set(filter(None, args.skip.split(",")))
 
     configure_logging("INFO")

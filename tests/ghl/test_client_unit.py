@@ -222,3 +222,43 @@ async def test_a_second_401_after_refresh_is_raised_not_looped(
         await client.search_conversation("L", "c1")
     assert caught.value.status == 401
     assert route.call_count == 2 and tokens.refreshed_after == ["tok-1"]
+
+
+@respx.mock(assert_all_called=True)
+async def test_no_cookie_ghl_sets_is_kept_or_sent_back(respx_mock: respx.MockRouter) -> None:
+    route = respx_mock.get("https://ghl.test/contacts/search/duplicate").mock(
+        side_effect=[
+            httpx.Response(200, json={}, headers={"Set-Cookie": "session=abc; Path=/"}),
+            httpx.Response(200, json={}),
+        ]
+    )
+    http = GhlHttp(BASE, max_attempts=1)
+    try:
+        for _ in range(2):
+            await http.request(
+                "GET", "/contacts/search/duplicate", limit_key=None, bearer="t", retry_safe=True
+            )
+    finally:
+        await http.aclose()
+    assert "cookie" not in route.calls[1].request.headers
+
+
+@respx.mock(assert_all_called=True)
+async def test_a_base_url_with_a_path_keeps_it_as_the_prefix(respx_mock: respx.MockRouter) -> None:
+    route = respx_mock.post("https://proxy.test/ghl/conversations/messages/inbound").respond(
+        200, json={"messageId": "m1"}
+    )
+    http = GhlHttp("https://proxy.test/ghl/", max_attempts=1)
+    try:
+        answer = await http.request(
+            "POST",
+            "/conversations/messages/inbound",
+            limit_key=None,
+            bearer="t",
+            retry_safe=False,
+            json={"type": "SMS"},
+        )
+    finally:
+        await http.aclose()
+    assert answer == {"messageId": "m1"} and route.called
+    assert route.calls[0].request.headers["version"] == "2021-04-15"

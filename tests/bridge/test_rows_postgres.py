@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from tortoise import Tortoise
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -65,8 +66,9 @@ async def test_a_message_is_stored_claimed_synced_and_done_on_postgres(pg: str) 
     await Contact.filter(id=contact_id).update(ghl_contact_id="c-1", ghl_conversation_id="v-1")
     sent_at = datetime(2026, 11, 23, 12, 30, tzinfo=UTC)
     queue = JobQueue()
-    async with in_transaction() as conn:
-        message_id = await _rows.insert_received(
+
+    async def insert(conn: BaseDBAsyncClient) -> int:
+        return await _rows.insert_received(
             conn,
             instance_id=instance.id,
             location_id="loc-pg",
@@ -78,6 +80,9 @@ async def test_a_message_is_stored_claimed_synced_and_done_on_postgres(pg: str) 
             media={"kind": "image", "supported": True},
             sent_at=sent_at,
         )
+
+    async with in_transaction() as conn:
+        message_id = await insert(conn)
         job = await queue.enqueue(
             "sync",
             {"message_id": message_id},
@@ -87,18 +92,7 @@ async def test_a_message_is_stored_claimed_synced_and_done_on_postgres(pg: str) 
         )
     with pytest.raises(IntegrityError):  # a double emit is one row
         async with in_transaction() as conn:
-            await _rows.insert_received(
-                conn,
-                instance_id=instance.id,
-                location_id="loc-pg",
-                contact_id=contact_id,
-                direction=Direction.INBOUND,
-                origin=Origin.WHATSAPP,
-                wa_message_id="WA1",
-                body="olá",
-                media=None,
-                sent_at=sent_at,
-            )
+            await insert(conn)
 
     stored = await Message.get(id=message_id)
     assert (stored.instance_id, stored.media, stored.sent_at) == (

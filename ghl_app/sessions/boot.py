@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -94,9 +95,9 @@ class SessionBoot(SessionCore):
             await self._playwright.close()
         log.info("sessions shut down", extra={"count": len(sessions)})
 
-    # Defined by SessionManager (manager.py), where the page's error codes live.
-    def _register(self, instance: Instance, *, linked: bool) -> Session:
-        raise NotImplementedError
+    # Implemented by SessionManager (manager.py), where the page's error codes live.
+    @abc.abstractmethod
+    def _register(self, instance: Instance, *, linked: bool) -> Session: ...
 
-    async def _recover(self, session: Session, reason: str) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def _recover(self, session: Session, reason: str) -> None: ...

@@ -7,6 +7,7 @@ manager.py only (tests/page reads them from there).
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 import shutil
@@ -32,7 +33,7 @@ MessageListener = Callable[[uuid.UUID, str, EngineEvent], Awaitable[None]]
 S = InstanceStatus
 
 
-class SessionCore:
+class SessionCore(abc.ABC):
     def __init__(
         self,
         settings: Settings,
@@ -145,8 +146,9 @@ class SessionCore:
     def _is_current(self, session: Session) -> bool:
         return not session.closing and self._sessions.get(session.instance_id) is session
 
+    @abc.abstractmethod
     async def _on_event(self, session: Session, event: EngineEvent) -> None:
-        raise NotImplementedError
+        """Implemented by SessionManager (manager.py)."""
 
     # -- rows and the bus ---------------------------------------------------------------------
 

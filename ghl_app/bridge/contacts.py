@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 
 from ghl_app import db, phones
 from ghl_app.ghl.client import GhlClient
@@ -16,6 +17,13 @@ from ghl_app.jobs.errors import PermanentError
 from ghl_app.models import Contact
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalContact:
+    id: int
+    # A group whose GHL contact carries a name that is no longer its subject.
+    renamed_in_ghl: bool = False
 
 
 def contact_phone(chat_id: str, sender_phone: str | None) -> str | None:
@@ -34,15 +42,15 @@ async def local_contact(
     name: str | None,
     is_group: bool,
     instance_id: uuid.UUID,
-) -> int:
-    """The id of the location's row for this chat, created on first sight; remembers the
-    instance.
+) -> LocalContact:
+    """The location's row for this chat, created on first sight; remembers the instance.
 
     A person's name is kept once known (WhatsApp's push name changes at the person's whim); a
-    group's name is its subject, so it follows each rename.
+    group's name is its subject, so it follows each rename, in GHL too once the group has its
+    GHL contact (`renamed_in_ghl`: the caller queues the rename there).
     """
     rows = await db.fetch(
-        "SELECT id, last_instance_id, phone_e164, name, is_group FROM contacts"
+        "SELECT id, last_instance_id, phone_e164, name, is_group, ghl_contact_id FROM contacts"
         " WHERE location_id = ? AND chat_id = ?",
         [location_id, chat_id],
     )
@@ -68,6 +76,7 @@ async def local_contact(
             "phone_e164": contact.phone_e164,
             "name": contact.name,
             "is_group": contact.is_group,
+            "ghl_contact_id": contact.ghl_contact_id,
         }
     changed: dict[str, object] = {}
     last_instance = row["last_instance_id"]
@@ -77,17 +86,16 @@ async def local_contact(
         changed["phone_e164"] = phone
     if name and (not row["name"] or (bool(row["is_group"]) and name != row["name"])):
         changed["name"] = name
+    renamed = False
     if changed:
         await Contact.filter(id=row["id"], location_id=location_id).update(**changed)
         if row["is_group"] and "name" in changed:
-            # GHL keeps the name the contact was created with: the client has no call that
-            # renames a contact by id, and a group has no phone for an upsert to match.
+            renamed = bool(row["ghl_contact_id"])
             log.info(
                 "group named after its subject",
                 extra={"instance_id": str(instance_id), "location_id": location_id},
             )
-    contact_id: int = row["id"]
-    return contact_id
+    return LocalContact(id=int(row["id"]), renamed_in_ghl=renamed)
 
 
 async def ensure_ghl_contact(client: GhlClient, contact: Contact) -> str:
@@ -97,9 +105,11 @@ async def ensure_ghl_contact(client: GhlClient, contact: Contact) -> str:
     location_id = contact.location_id
     if contact.is_group:
         # A group is one GHL contact named after the group (its subject, when WhatsApp Web has
-        # loaded it); it has no phone of its own.
-        found = await client.upsert_contact(
-            location_id, phone="", name=contact.name or "WhatsApp group", tags=["whatsapp-group"]
+        # loaded it). It has no phone of its own, so it is created, not upserted: an upsert
+        # matches on phone or email, and with neither could not find it again (or could merge
+        # every group into one contact).
+        found = await client.create_contact(
+            location_id, name=contact.name or "WhatsApp group", tags=["whatsapp-group"]
         )
     else:
         if not contact.phone_e164:

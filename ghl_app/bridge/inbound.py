@@ -31,6 +31,7 @@ from ghl_app.sessions import SessionManager
 log = logging.getLogger(__name__)
 
 SYNC_TO_GHL = "wa_to_ghl"
+RENAME_IN_GHL = "group_rename_in_ghl"
 _IGNORED_CHATS = ("status@broadcast",)
 
 
@@ -53,6 +54,7 @@ class InboundBridge:
         self._sessions = sessions
         self._provider_id = provider_id
         queue.register(SYNC_TO_GHL, self._sync)
+        queue.register(RENAME_IN_GHL, self._rename_in_ghl)
 
     async def store(self, instance_id: uuid.UUID, location_id: str, event: WaMessage) -> bool:
         """Persist one WhatsApp message and its sync job in one transaction. False = seen."""
@@ -65,7 +67,7 @@ class InboundBridge:
             instance = await Instance.get_or_none(id=instance_id, location_id=location_id)
             if instance is None or not instance.groups_enabled:
                 return False
-        contact_id = await local_contact(
+        contact = await local_contact(
             location_id,
             event.chat_id,
             sender_phone=event.sender_phone,
@@ -73,6 +75,17 @@ class InboundBridge:
             is_group=event.is_group,
             instance_id=instance_id,
         )
+        key = chat_key(instance_id, event.chat_id)
+        if contact.renamed_in_ghl:
+            # Queued ahead of the message (same key): GHL shows the new subject by the time the
+            # message lands. Committed on its own: a message that turns out to be a double emit
+            # must not take the rename with it.
+            await self._queue.enqueue(
+                RENAME_IN_GHL,
+                {"contact_id": contact.id},
+                ordering_key=key,
+                location_id=location_id,
+            )
         origin = Origin.PHONE if event.from_me else Origin.WHATSAPP
         body = event.body if event.type == "chat" else event.caption
         if event.is_group and not event.from_me:
@@ -84,7 +97,7 @@ class InboundBridge:
                     conn,
                     instance_id=instance_id,
                     location_id=location_id,
-                    contact_id=contact_id,
+                    contact_id=contact.id,
                     direction=Direction.OUTBOUND if event.from_me else Direction.INBOUND,
                     origin=origin,
                     wa_message_id=event.id,
@@ -95,7 +108,7 @@ class InboundBridge:
                 await self._queue.enqueue(
                     SYNC_TO_GHL,
                     {"message_id": message_id},
-                    ordering_key=chat_key(instance_id, event.chat_id),
+                    ordering_key=key,
                     location_id=location_id,
                     using_db=conn,
                 )
@@ -148,6 +161,27 @@ class InboundBridge:
         ghl_id = str(answer.get("messageId") or "") or None
         await self._mark_synced(message.id, ghl_id)
         log.info("message synced to GHL", extra=context)
+
+    async def _rename_in_ghl(self, job: Any) -> None:
+        """A group's GHL contact takes its current subject (the latest rename wins)."""
+        contact = await Contact.get_or_none(
+            id=job.payload["contact_id"], location_id=job.location_id
+        )
+        if contact is None or not contact.ghl_contact_id or not contact.name:
+            return  # gone (uninstalled), or not in GHL yet: it will be created with this name
+        try:
+            await self._client.rename_contact(
+                contact.location_id, contact.ghl_contact_id, contact.name
+            )
+        except GhlApiError as exc:
+            raise job_error(exc) from exc
+        log.info(
+            "group renamed in GHL",
+            extra={
+                "location_id": contact.location_id,
+                "instance_id": str(contact.last_instance_id),
+            },
+        )
 
     async def _conversation(self, message: _rows.SyncRow) -> tuple[str, str]:
         """(GHL contact id, conversation id): from the row once known, else found or created."""

@@ -79,6 +79,25 @@ class GhlClient:
         contact = answer.get("contact")
         return contact if isinstance(contact, dict) else answer
 
+    async def create_contact(
+        self, location_id: str, *, name: str, tags: list[str] | None = None
+    ) -> dict[str, Any]:
+        """POST /contacts/: a contact with no phone to match on (a WhatsApp group), which an
+        upsert cannot find again. Not retried on a timeout or 5xx: a repeat would be a second
+        contact."""
+        body: dict[str, Any] = {"locationId": location_id, "name": name}
+        if tags:
+            body["tags"] = tags
+        answer = await self._call(location_id, "POST", "/contacts/", retry_safe=False, json=body)
+        contact = answer.get("contact")
+        return contact if isinstance(contact, dict) else answer
+
+    async def rename_contact(self, location_id: str, contact_id: str, name: str) -> None:
+        """PUT /contacts/{id} with the name only (other fields untouched); safe to repeat."""
+        await self._call(
+            location_id, "PUT", f"/contacts/{contact_id}", retry_safe=True, json={"name": name}
+        )
+
     async def find_contact_by_phone(self, location_id: str, phone: str) -> dict[str, Any] | None:
         answer = await self._call(
             location_id,

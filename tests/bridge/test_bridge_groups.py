@@ -1,5 +1,5 @@
-"""Group chats, when the instance lets them in: one GHL contact named after the group's subject,
-each message starting with its sender's name; the local name follows a rename."""
+"""Group chats, when the instance lets them in: one GHL contact per group, named after its subject
+and renamed with it, each message starting with its sender's name."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from ghl_app.bridge.contacts import local_contact
 from ghl_app.models import Contact, Instance, Location
 
 GROUP = "120363000000000002@g.us"
+INBOUND = "/conversations/messages/inbound"
 
 
 def _group_contacts(bridged: Bridged) -> list[dict[str, object]]:
@@ -43,8 +44,32 @@ async def test_a_group_is_one_ghl_contact_named_after_its_subject(bridged: Bridg
     local = await Contact.get(chat_id=GROUP)
     assert local.name == "Família Silva 2025"
     assert local.ghl_contact_id == group["id"]
-    assert len(_group_contacts(bridged)) == 1
+    assert [c["name"] for c in _group_contacts(bridged)] == ["Família Silva 2025"]
     assert bridged.inbound_calls()[-1]["message"] == "Carla: novo nome"
+    # The rename reached GHL once, before the message that came with the new subject.
+    paths = [c.path for c in bridged.fake.calls if c.status < 300]
+    rename = f"/contacts/{group['id']}"
+    assert paths.count(rename) == 1
+    assert paths.index(rename) < len(paths) - 1 - paths[::-1].index(INBOUND)
+
+
+async def test_two_groups_are_two_ghl_contacts(bridged: Bridged) -> None:
+    headers = {"Authorization": f"Bearer {bridged.token}"}
+    async with bridged.app.client(headers=headers) as client:
+        await client.patch(
+            f"/api/instances/{bridged.instance_id}/settings", json={"groups_enabled": True}
+        )
+    phone = bridged.phone()
+    other = "120363000000000003@g.us"
+    carla = {"author": "5511911112222", "notifyName": "Carla"}
+    await phone.deliver(group=GROUP, **carla, subject="Vendas", body="a")
+    await phone.deliver(group=other, **carla, subject="Suporte", body="b")
+    await wait_for(lambda: len(bridged.inbound_calls()) == 2)
+    groups = {str(c["name"]): c["id"] for c in _group_contacts(bridged)}
+    assert set(groups) == {"Vendas", "Suporte"}
+    by_text = {c["message"]: c["contactId"] for c in bridged.inbound_calls()}
+    assert by_text["Carla: a"] == groups["Vendas"]
+    assert by_text["Carla: b"] == groups["Suporte"]
 
 
 async def test_a_person_keeps_the_first_name_a_group_follows_its_subject(db: str) -> None:
@@ -53,10 +78,10 @@ async def test_a_person_keeps_the_first_name_a_group_follows_its_subject(db: str
     iid: uuid.UUID = instance.id
 
     async def contact(chat_id: str, name: str | None, *, is_group: bool) -> Contact:
-        contact_id = await local_contact(
+        local = await local_contact(
             "loc-1", chat_id, sender_phone=None, name=name, is_group=is_group, instance_id=iid
         )
-        return await Contact.get(id=contact_id, location_id="loc-1")
+        return await Contact.get(id=local.id, location_id="loc-1")
 
     await contact("5511911112222@c.us", "Ana", is_group=False)
     person = await contact("5511911112222@c.us", "Ana Paula 🌻", is_group=False)

@@ -48,8 +48,8 @@ async def test_a_message_is_stored_claimed_synced_and_done_on_postgres(pg: str) 
     await Location.create(location_id="loc-pg")
     instance = await Instance.create(location_id="loc-pg", name="Main")
     ana = {"sender_phone": None, "name": "Ana", "is_group": False, "instance_id": instance.id}
-    contact_id = await local_contact("loc-pg", "5511987654321@c.us", **ana)
-    assert contact_id == await local_contact("loc-pg", "5511987654321@c.us", **ana)
+    contact_id = (await local_contact("loc-pg", "5511987654321@c.us", **ana)).id
+    assert contact_id == (await local_contact("loc-pg", "5511987654321@c.us", **ana)).id
     await Contact.filter(id=contact_id).update(ghl_contact_id="c-1", ghl_conversation_id="v-1")
     sent_at = datetime(2026, 11, 23, 12, 30, tzinfo=UTC)
     queue = JobQueue()

@@ -3,6 +3,7 @@ typed error, the 401 refresh."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import httpx
@@ -54,6 +55,8 @@ async def test_each_call_sends_the_version_its_path_wants(
 ) -> None:
     upsert = respx_mock.post("/contacts/upsert").respond(200, json={"contact": {"id": "c1"}})
     dup = respx_mock.get("/contacts/search/duplicate").respond(200, json={"contact": None})
+    new = respx_mock.post("/contacts/").respond(201, json={"contact": {"id": "g1"}})
+    rename = respx_mock.put("/contacts/g1").respond(200, json={"succeded": True})
     search = respx_mock.get("/conversations/search").respond(200, json={"conversations": []})
     create = respx_mock.post("/conversations/").respond(201, json={"conversation": {"id": "v1"}})
     inbound = respx_mock.post("/conversations/messages/inbound").respond(
@@ -65,6 +68,8 @@ async def test_each_call_sends_the_version_its_path_wants(
     )
     assert await client.upsert_contact("L", phone="+1", name="Ana", tags=["wa"]) == {"id": "c1"}
     assert await client.find_contact_by_phone("L", "+1") is None
+    assert await client.create_contact("L", name="Vendas", tags=["g"]) == {"id": "g1"}
+    await client.rename_contact("L", "g1", "Vendas SP")
     assert await client.search_conversation("L", "c1") is None
     assert (await client.create_conversation("L", "c1"))["id"] == "v1"
     assert (await client.add_inbound_message("L", {"type": "SMS"}))["messageId"] == "m1"
@@ -81,6 +86,8 @@ async def test_each_call_sends_the_version_its_path_wants(
     for route, version in [
         (upsert, "2021-07-28"),
         (dup, "2021-07-28"),
+        (new, "2021-07-28"),
+        (rename, "2021-07-28"),
         (search, "2021-04-15"),
         (create, "2021-04-15"),
         (inbound, "2021-04-15"),
@@ -90,6 +97,12 @@ async def test_each_call_sends_the_version_its_path_wants(
         request = route.calls.last.request
         assert request.headers["Version"] == version
         assert request.headers["Authorization"] == "Bearer tok-1"
+    assert json.loads(new.calls.last.request.content) == {
+        "locationId": "L",
+        "name": "Vendas",
+        "tags": ["g"],
+    }
+    assert json.loads(rename.calls.last.request.content) == {"name": "Vendas SP"}
     multipart = upload.calls.last.request
     assert b'name="fileAttachment"; filename="a.jpg"' in multipart.content
     assert b'name="conversationId"' in multipart.content

@@ -7,8 +7,8 @@ what the real one does (shared/docs/ghl-api.md):
 - `/oauth/locationToken` and `/oauth/installedLocations` for agency tokens;
 - the `Version` header each path wants (400 without it), bearer tokens that expire (401);
 - a burst limit per resource (location or company): 429 with `Retry-After` and `X-RateLimit-*`;
-- contacts upsert + duplicate search, conversation search/create, inbound message, message
-  status, attachment upload.
+- contacts: create, upsert (phone or email required), update, duplicate search; conversation
+  search/create, inbound message, message status, attachment upload.
 
 Every call is recorded (`fake.calls`, `fake.calls_to(path)`) and failures can be injected
 (`fake.inject(...)`, `fake.lose_refresh_answers(...)`).
@@ -95,8 +95,10 @@ class FakeGhl(OAuthFake):
             Route("/files/{name}", self._file, methods=["GET"]),
             Route("/oauth/locationToken", self._location_token, methods=["POST"]),
             Route("/oauth/installedLocations", self._installed_locations, methods=["GET"]),
+            Route("/contacts/", self._create_contact, methods=["POST"]),
             Route("/contacts/upsert", self._upsert_contact, methods=["POST"]),
             Route("/contacts/search/duplicate", self._duplicate_contact, methods=["GET"]),
+            Route("/contacts/{contact_id}", self._update_contact, methods=["PUT"]),
             Route("/conversations/search", self._search_conversations, methods=["GET"]),
             Route("/conversations/", self._create_conversation, methods=["POST"]),
             Route("/conversations/messages/inbound", self._inbound_message, methods=["POST"]),
@@ -121,13 +123,40 @@ class FakeGhl(OAuthFake):
         wrong = self._forbidden(call, grant, body.get("locationId"))
         if wrong is not None:
             return wrong
+        if not body.get("phone") and not body.get("email"):
+            # An upsert matches on phone or email: with neither it has nothing to match on.
+            return self._ok(call, {"statusCode": 400, "message": "phone or email required"}, 400)
         for contact in self.contacts.values():
-            if contact["locationId"] == grant.location_id and contact["phone"] == body.get("phone"):
+            if contact["locationId"] == grant.location_id and contact.get("phone") == body.get(
+                "phone"
+            ):
                 contact.update({k: v for k, v in body.items() if k in ("name", "tags")})
                 return self._ok(call, {"new": False, "contact": contact})
         contact = {"id": self._id("contact-"), **body}
         self.contacts[contact["id"]] = contact
         return self._ok(call, {"new": True, "contact": contact}, 201)
+
+    async def _create_contact(self, request: Request) -> Response:
+        call, grant, failed = await self._guard(request)
+        if failed is not None or grant is None:
+            return failed or self._answer(call, {}, 500)
+        body = call.json or {}
+        wrong = self._forbidden(call, grant, body.get("locationId"))
+        if wrong is not None:
+            return wrong
+        contact = {"id": self._id("contact-"), **body}
+        self.contacts[contact["id"]] = contact
+        return self._ok(call, {"contact": contact}, 201)
+
+    async def _update_contact(self, request: Request) -> Response:
+        call, grant, failed = await self._guard(request)
+        if failed is not None or grant is None:
+            return failed or self._answer(call, {}, 500)
+        contact = self.contacts.get(request.path_params["contact_id"])
+        if contact is None or contact["locationId"] != grant.location_id:
+            return self._ok(call, {"statusCode": 400, "message": "Contact not found"}, 400)
+        contact.update({k: v for k, v in (call.json or {}).items() if k in ("name", "tags")})
+        return self._ok(call, {"succeded": True, "contact": contact})
 
     async def _duplicate_contact(self, request: Request) -> Response:
         call, grant, failed = await self._guard(request)
@@ -141,7 +170,7 @@ class FakeGhl(OAuthFake):
             (
                 c
                 for c in self.contacts.values()
-                if c["locationId"] == grant.location_id and c["phone"] == number
+                if c["locationId"] == grant.location_id and c.get("phone") == number
             ),
             None,
         )

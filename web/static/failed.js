@@ -6,6 +6,7 @@ const KIND_LABELS = {
   wa_to_ghl: "failed.kind.wa_to_ghl",
   ghl_to_wa: "failed.kind.ghl_to_wa",
   ghl_status: "failed.kind.ghl_status",
+  group_rename_in_ghl: "failed.kind.group_rename_in_ghl",
 };
 
 export async function renderFailed(api) {

@@ -110,19 +110,27 @@ class FakeGhl(OAuthFake):
 
     # -- contacts ------------------------------------------------------------------------------
 
-    def _forbidden(self, call: RecordedCall, grant: Grant, location_id: object) -> Response | None:
+    async def _guard_location(
+        self, request: Request, *, in_query: bool
+    ) -> tuple[RecordedCall, Grant | None, Response | None]:
+        """The guard, then the `locationId` the call names (query or JSON body) must be the
+        token's: 403 otherwise."""
+        call, grant, failed = await self._guard(request)
+        if failed is not None or grant is None:
+            return call, grant, failed
+        location_id = (
+            call.query.get("locationId") if in_query else (call.json or {}).get("locationId")
+        )
         if location_id != grant.location_id:
-            return self._ok(call, {"statusCode": 403, "message": "token not for location"}, 403)
-        return None
+            body = {"statusCode": 403, "message": "token not for location"}
+            return call, grant, self._ok(call, body, 403)
+        return call, grant, None
 
     async def _upsert_contact(self, request: Request) -> Response:
-        call, grant, failed = await self._guard(request)
+        call, grant, failed = await self._guard_location(request, in_query=False)
         if failed is not None or grant is None:
             return failed or self._answer(call, {}, 500)
         body = call.json or {}
-        wrong = self._forbidden(call, grant, body.get("locationId"))
-        if wrong is not None:
-            return wrong
         if not body.get("phone") and not body.get("email"):
             # An upsert matches on phone or email: with neither it has nothing to match on.
             return self._ok(call, {"statusCode": 400, "message": "phone or email required"}, 400)
@@ -137,13 +145,10 @@ class FakeGhl(OAuthFake):
         return self._ok(call, {"new": True, "contact": contact}, 201)
 
     async def _create_contact(self, request: Request) -> Response:
-        call, grant, failed = await self._guard(request)
+        call, grant, failed = await self._guard_location(request, in_query=False)
         if failed is not None or grant is None:
             return failed or self._answer(call, {}, 500)
         body = call.json or {}
-        wrong = self._forbidden(call, grant, body.get("locationId"))
-        if wrong is not None:
-            return wrong
         contact = {"id": self._id("contact-"), **body}
         self.contacts[contact["id"]] = contact
         return self._ok(call, {"contact": contact}, 201)
@@ -159,12 +164,9 @@ class FakeGhl(OAuthFake):
         return self._ok(call, {"succeded": True, "contact": contact})
 
     async def _duplicate_contact(self, request: Request) -> Response:
-        call, grant, failed = await self._guard(request)
+        call, grant, failed = await self._guard_location(request, in_query=True)
         if failed is not None or grant is None:
             return failed or self._answer(call, {}, 500)
-        wrong = self._forbidden(call, grant, call.query.get("locationId"))
-        if wrong is not None:
-            return wrong
         number = call.query.get("number")
         found = next(
             (
@@ -179,12 +181,9 @@ class FakeGhl(OAuthFake):
     # -- conversations ---------------------------------------------------------------------------
 
     async def _search_conversations(self, request: Request) -> Response:
-        call, grant, failed = await self._guard(request)
+        call, grant, failed = await self._guard_location(request, in_query=True)
         if failed is not None or grant is None:
             return failed or self._answer(call, {}, 500)
-        wrong = self._forbidden(call, grant, call.query.get("locationId"))
-        if wrong is not None:
-            return wrong
         found = [
             c
             for c in self.conversations.values()
@@ -194,13 +193,10 @@ class FakeGhl(OAuthFake):
         return self._ok(call, {"conversations": found, "total": len(found)})
 
     async def _create_conversation(self, request: Request) -> Response:
-        call, grant, failed = await self._guard(request)
+        call, grant, failed = await self._guard_location(request, in_query=False)
         if failed is not None or grant is None:
             return failed or self._answer(call, {}, 500)
         body = call.json or {}
-        wrong = self._forbidden(call, grant, body.get("locationId"))
-        if wrong is not None:
-            return wrong
         conversation = {
             "id": self._id("conv-"),
             "locationId": grant.location_id,

@@ -231,3 +231,57 @@ class WebhookReceipt(Model):
 
     class Meta:
         table = "webhook_receipts"
+
+
+class WorkflowAction(Model):
+    """One call of our "Send WhatsApp message" workflow action, stored before it is answered:
+    a repeated execution key is a conflict here, so GHL calling twice sends once."""
+
+    id = fields.IntField(primary_key=True)
+    location_id = fields.CharField(max_length=64, db_index=True)
+    execution_key = fields.CharField(max_length=128, unique=True)
+    workflow_id = fields.CharField(max_length=64, null=True)
+    ghl_contact_id = fields.CharField(max_length=64)
+    message: fields.ForeignKeyNullableRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    message_id: int | None
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "workflow_actions"
+
+
+class TriggerSubscription(Model):
+    """A GHL workflow that uses one of our triggers: where to post its events (targetUrl)."""
+
+    id = fields.IntField(primary_key=True)
+    location_id = fields.CharField(max_length=64, db_index=True)
+    trigger_id = fields.CharField(max_length=128, unique=True)
+    trigger_key = fields.CharField(max_length=64)
+    workflow_id = fields.CharField(max_length=64, null=True)
+    target_url = fields.TextField()
+    filters: list[Any] = fields.JSONField(default=list)
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "trigger_subscriptions"
+
+
+class TriggerFire(Model):
+    """One event sent to one subscription, once: (subscription, event key) is unique."""
+
+    id = fields.IntField(primary_key=True)
+    subscription: fields.ForeignKeyRelation[TriggerSubscription] = fields.ForeignKeyField(
+        "models.TriggerSubscription", related_name="fires", on_delete=fields.CASCADE
+    )
+    subscription_id: int
+    event_key = fields.CharField(max_length=191)
+    fired_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "trigger_fires"
+        unique_together = (("subscription", "event_key"),)

@@ -8,8 +8,10 @@ from __future__ import annotations
 import logging
 
 from ghl_app.bridge import Bridge
+from ghl_app.bridge.workflow_sends import WorkflowSends
 from ghl_app.events import InProcessEventBus
 from ghl_app.ghl.integration import BUDGET_WAIT_S, GhlIntegration
+from ghl_app.ghl.workflow_triggers import WorkflowTriggers
 from ghl_app.jobs import JobQueue
 from ghl_app.sessions import SessionManager
 from ghl_app.settings import Settings
@@ -37,7 +39,18 @@ class Services:
             client=self.ghl,
             sessions=self.sessions,
             provider_id=settings.ghl_conversation_provider_id,
+            routing_tag_prefix=settings.workflow_routing_tag_prefix,
         )
+        # GHL workflows: our action sends through the bridge; our triggers hear the bridge
+        # (a message in GHL) and the sessions (a number down or back).
+        self.workflow_sends = WorkflowSends(
+            queue=self.jobs, client=self.ghl, provider_id=settings.ghl_conversation_provider_id
+        )
+        self.workflow_triggers = WorkflowTriggers(
+            queue=self.jobs, client=self.ghl, ghl_api_url=settings.ghl_api_url
+        )
+        self.bridge.inbound.synced_listeners.append(self.workflow_triggers.on_message_synced)
+        self.sessions.add_status_listener(self.workflow_triggers.on_status)
 
     async def start(self) -> None:
         # UNINSTALL stops the location's WhatsApp sessions, when a session manager exists.

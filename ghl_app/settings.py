@@ -71,7 +71,12 @@ ENV_NAMES = (
     "CHROMIUM_ARGS",
     "JOB_LEASE_SECONDS",
     "JOB_CONCURRENCY",
+    "GHL_PROVIDER_MODE",
+    "GHL_WORKFLOW_TOKEN",
+    "WORKFLOW_ROUTING_TAG_PREFIX",
 )
+
+PROVIDER_MODES = ("extra", "default")
 
 GHL_REQUIRED = (
     "GHL_CLIENT_ID",
@@ -113,6 +118,13 @@ class Settings:
     # Jobs wait on GHL round trips (~100-300 ms), not on CPU: 8 handlers at 200 ms would cap a
     # process at 40 messages/s; 32 lets 20 busy locations each use their 10 requests/s.
     job_concurrency: int = 32
+    # "extra": a custom provider next to SMS (needs GHL_CONVERSATION_PROVIDER_ID); "default":
+    # the location's SMS provider replaced (GHL's SMS workflow actions and bulk actions work).
+    ghl_provider_mode: str = "extra"
+    # The secret our workflow action, option list and trigger subscription URLs expect in their
+    # Authorization header: GHL documents no signature on those calls, only developer headers.
+    ghl_workflow_token: str = ""
+    workflow_routing_tag_prefix: str = "whatsapp:"
 
     @property
     def oauth_redirect_uri(self) -> str:
@@ -274,6 +286,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             f"WA_JS={wa_js!r} is not a version: use e.g. {DEFAULT_WA_JS_VERSION} or none"
         )
     frame_ancestors = tuple((_get(env, "FRAME_ANCESTORS") or "").replace(",", " ").split())
+    provider_mode = _provider_mode(env)
     log_level = (_get(env, "LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"LOG_LEVEL={log_level!r} is unknown: use DEBUG, INFO, WARNING or ERROR")
@@ -301,9 +314,30 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         qr_timeout_seconds=_float(env, "QR_TIMEOUT_SECONDS", 120.0, low=1.0),
         wa_device_name=_get(env, "WA_DEVICE_NAME") or "WhatsApp for GoHighLevel",
         wa_js_registry=_url(env, "WA_JS_REGISTRY", "https://registry.npmjs.org"),
-        missing_ghl=tuple(name for name in GHL_REQUIRED if not _get(env, name)),
+        missing_ghl=_missing_ghl(env, provider_mode),
         wa_js_cache_dir=Path(cache).resolve() if (cache := _get(env, "WA_JS_CACHE_DIR")) else None,
         chromium_args=tuple((_get(env, "CHROMIUM_ARGS") or "").split()),
         job_lease_seconds=_float(env, "JOB_LEASE_SECONDS", 60.0, low=1.0),
         job_concurrency=_int(env, "JOB_CONCURRENCY", 32, low=1, high=512),
+        ghl_provider_mode=provider_mode,
+        ghl_workflow_token=_get(env, "GHL_WORKFLOW_TOKEN") or "",
+        workflow_routing_tag_prefix=(
+            _get(env, "WORKFLOW_ROUTING_TAG_PREFIX") or "whatsapp:"
+        ).lower(),
     )
+
+
+def _provider_mode(env: dict[str, str]) -> str:
+    mode = (_get(env, "GHL_PROVIDER_MODE") or "extra").lower()
+    if mode not in PROVIDER_MODES:
+        raise ConfigError(f"GHL_PROVIDER_MODE={mode!r} is unknown: use extra or default")
+    return mode
+
+
+def _missing_ghl(env: dict[str, str], provider_mode: str) -> tuple[str, ...]:
+    required: tuple[str, ...] = GHL_REQUIRED
+    if provider_mode == "default":
+        # ConversationProviders.md, "SMS Provider (default)": conversationProviderId is not
+        # required for inbound messages of the default provider.
+        required = tuple(n for n in required if n != "GHL_CONVERSATION_PROVIDER_ID")
+    return tuple(name for name in required if not _get(env, name))

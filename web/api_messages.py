@@ -5,7 +5,8 @@
   it failed; newest first.
 - `GET /api/jobs?status=failed` -> `{"jobs": [...]}`: this location's parked jobs.
 - `POST /api/jobs/{id}/retry` -> `{"job": ...}`: a parked job back in the queue.
-- `PATCH /api/instances/{id}/settings` `{"groups_enabled": bool}` -> `{"groups_enabled"}`.
+- `PATCH /api/instances/{id}/settings` `{"groups_enabled"?: bool, "is_default"?: bool}` ->
+  `{"groups_enabled", "is_default"}` (one default number per location).
 
 Every query is scoped by the token's location; another location's ids answer 404.
 """
@@ -19,6 +20,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from tortoise.transactions import in_transaction
 
 from ghl_app.errors import AppError
 from ghl_app.models import Instance, Job, Message, MessageStatus
@@ -39,6 +41,8 @@ def message_view(message: Message) -> dict[str, Any]:
         "error": message.error,
         "body": body[:200],
         "media_type": (message.media or {}).get("type"),
+        # Outbound: which routing rule picked the number (ghl_app/bridge/routing.py).
+        "route": (message.media or {}).get("route"),
         "wa_message_id": message.wa_message_id,
         "ghl_message_id": message.ghl_message_id,
         "created_at": _iso(message.created_at),
@@ -120,19 +124,32 @@ async def retry_job(request: Request) -> JSONResponse:
 
 
 async def instance_settings(request: Request) -> JSONResponse:
+    """`groups_enabled` (bool) and `is_default` (true: this becomes the location's default
+    number for replies the routing rules cannot place, see ghl_app/bridge/routing.py)."""
     claims = require_claims(request)
     instance = await _instance(request, claims.location_id)
     try:
         body = json.loads(await request.body())
     except ValueError:
         raise AppError("malformed_json", "The body is not JSON.", 400) from None
-    groups = body.get("groups_enabled") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or not body.keys() & {"groups_enabled", "is_default"}:
+        raise AppError("bad_setting", "Send groups_enabled or is_default.", 400)
+    groups = body.get("groups_enabled", instance.groups_enabled)
+    default = body.get("is_default", instance.is_default)
     if not isinstance(groups, bool):
         raise AppError("bad_setting", "groups_enabled must be true or false.", 400)
-    await Instance.filter(id=instance.id, location_id=claims.location_id).update(
-        groups_enabled=groups
-    )
-    return JSONResponse({"groups_enabled": groups})
+    if not isinstance(default, bool):
+        raise AppError("bad_setting", "is_default must be true or false.", 400)
+    async with in_transaction() as conn:
+        if default and not instance.is_default:
+            # One default per location.
+            await Instance.filter(location_id=claims.location_id, is_default=True).using_db(
+                conn
+            ).update(is_default=False)
+        await Instance.filter(id=instance.id, location_id=claims.location_id).using_db(
+            conn
+        ).update(groups_enabled=groups, is_default=default)
+    return JSONResponse({"groups_enabled": groups, "is_default": default})
 
 
 routes = [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +28,9 @@ from ghl_app.jobs import JobQueue
 from ghl_app.jobs.errors import PermanentError, RetryableError
 from ghl_app.models import Contact, Direction, Instance, Message, MessageStatus, Origin
 from ghl_app.sessions import SessionManager
+
+# (the synced message, its GHL contact id)
+SyncedListener = Callable[[_rows.SyncRow, str], Awaitable[None]]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,9 @@ class InboundBridge:
         self._client = client
         self._sessions = sessions
         self._provider_id = provider_id
+        # Called after a message is in GHL (the workflow trigger "message received"); a
+        # listener that fails fails the job, which retries it (its effects are idempotent).
+        self.synced_listeners: list[SyncedListener] = []
         queue.register(SYNC_TO_GHL, self._sync)
         queue.register(RENAME_IN_GHL, self._rename_in_ghl)
 
@@ -142,11 +149,14 @@ class InboundBridge:
                 "message": text,
                 "conversationId": conversation_id,
                 "contactId": contact_id,
-                "conversationProviderId": self._provider_id,
                 "altId": message.wa_message_id,
                 "direction": "outbound" if message.origin == Origin.PHONE else "inbound",
                 "date": (message.sent_at or datetime.now(UTC)).isoformat(),
             }
+            if self._provider_id:
+                # Required for an extra provider; not for the default SMS provider
+                # (ConversationProviders.md), which may run without one.
+                payload["conversationProviderId"] = self._provider_id
             if attachments:
                 payload["attachments"] = attachments
             answer = await self._client.add_inbound_message(message.location_id, payload)
@@ -161,6 +171,8 @@ class InboundBridge:
         ghl_id = str(answer.get("messageId") or "") or None
         await self._mark_synced(message.id, ghl_id)
         log.info("message synced to GHL", extra=context)
+        for listener in self.synced_listeners:
+            await listener(message, contact_id)
 
     async def _rename_in_ghl(self, job: Any) -> None:
         """A group's GHL contact takes its current subject (the latest rename wins)."""

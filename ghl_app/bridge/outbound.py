@@ -1,11 +1,12 @@
 """GHL -> WhatsApp: the provider Delivery URL stores the reply (unique on GHL's message id, so a
-repeat is a no-op) and answers at once; a job sends it through the instance that last talked to
-the contact (else the location's default, else its oldest connected number), after asking
-WhatsApp for the canonical id of the phone (Brazil's 9th digit, whatsapp-web.md)."""
+repeat is a no-op) and answers at once; a job sends it through the number the routing rules
+pick (routing.py: workflow action's choice, contact tag, last talked, default, oldest), after
+asking WhatsApp for the canonical id of the phone (Brazil's 9th digit, whatsapp-web.md)."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 import httpx
@@ -14,17 +15,18 @@ from tortoise.transactions import in_transaction
 
 from connectors.base import Engine, EngineError, new_message_id
 from ghl_app import phones
-from ghl_app.bridge import media
+from ghl_app.bridge import media, routing
+from ghl_app.bridge._errors import job_error
 from ghl_app.bridge.acks import report_status
 from ghl_app.errors import AppError
 from ghl_app.ghl.client import GhlClient
+from ghl_app.ghl.http import GhlApiError
 from ghl_app.jobs import JobQueue
 from ghl_app.jobs.errors import PermanentError, RetryableError
 from ghl_app.models import (
     Contact,
     Direction,
     Instance,
-    InstanceStatus,
     Location,
     Message,
     MessageStatus,
@@ -35,6 +37,48 @@ from ghl_app.sessions import SessionManager
 log = logging.getLogger(__name__)
 
 SEND_TO_WHATSAPP = "ghl_to_wa"
+MIRROR_TO_GHL = "workflow_to_ghl"  # handled by workflow_sends.py
+WORKFLOW_MARK = "workflow"  # in Message.media: sent by a workflow action (its workflow id)
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
+
+
+async def _record_route(message: Message, route: routing.Route) -> None:
+    """The journey shows which rule picked the number (docs in routing.py)."""
+    record = {**(message.media or {}), "route": route.as_record()}
+    message.media = record
+    await Message.filter(id=message.id).update(media=record)
+
+
+class _GhlContact:
+    """The GHL contact, fetched at most once per send and only when a rule needs it."""
+
+    def __init__(self, client: GhlClient, location_id: str, contact_id: str) -> None:
+        self._client = client
+        self._location_id = location_id
+        self._contact_id = contact_id
+        self._data: dict[str, Any] | None = None
+
+    async def _load(self) -> dict[str, Any]:
+        if self._data is None:
+            try:
+                self._data = await self._client.get_contact(self._location_id, self._contact_id)
+            except GhlApiError as exc:
+                raise job_error(exc) from exc
+        return self._data
+
+    async def tags(self) -> list[str]:
+        tags = (await self._load()).get("tags")
+        return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+
+    async def phone(self) -> str:
+        phone = (await self._load()).get("phone")
+        return phone if isinstance(phone, str) else ""
 
 
 def _required(payload: dict[str, Any], name: str) -> str:
@@ -52,7 +96,9 @@ class OutboundBridge:
         client: GhlClient,
         sessions: SessionManager,
         http: httpx.AsyncClient,
+        routing_tag_prefix: str = "whatsapp:",
     ) -> None:
+        self._routing_tag_prefix = routing_tag_prefix
         self._queue = queue
         self._client = client
         self._sessions = sessions
@@ -115,12 +161,24 @@ class OutboundBridge:
             return  # sent already (or recognised as an echo): a replay sends nothing
         contact_id = str(job.payload["contact_id"])
         contact = await Contact.get_or_none(location_id=location_id, ghl_contact_id=contact_id)
+        ghl_contact = _GhlContact(self._client, location_id, contact_id)
         try:
-            instance = await self._pick_instance(location_id, contact)
+            route = await routing.pick_number(
+                location_id,
+                contact,
+                chosen_instance_id=_uuid(job.payload.get("instance_id")),
+                load_tags=ghl_contact.tags,
+                tag_prefix=self._routing_tag_prefix,
+            )
+            instance = route.instance
+            await _record_route(message, route)
             engine = self._sessions.engine_for(instance.id)
             if engine is None or not engine.running:
                 raise RetryableError("the WhatsApp session is reconnecting")
-            chat_id = await self._chat_id(engine, contact, str(job.payload.get("phone") or ""))
+            phone = str(job.payload.get("phone") or "")
+            if contact is None and not phone:
+                phone = await ghl_contact.phone()  # a workflow send to a contact new to us
+            chat_id = await self._chat_id(engine, contact, phone)
             contact = await self._remember(location_id, contact, contact_id, chat_id, instance)
             # The instance is set before sending: the echo is matched on (instance, wa id).
             await Message.filter(id=message.id).update(
@@ -134,6 +192,13 @@ class OutboundBridge:
             await Message.filter(id=message.id).update(error=str(exc)[:500])
             raise
         await Message.filter(id=message.id).update(status=MessageStatus.SENT, error=None)
+        if WORKFLOW_MARK in (message.media or {}):
+            await self._queue.enqueue(
+                MIRROR_TO_GHL,
+                {"message_id": message.id},
+                ordering_key=f"{location_id}:{contact_id}",
+                location_id=location_id,
+            )
         log.info(
             "GHL reply sent to WhatsApp",
             extra={
@@ -142,17 +207,6 @@ class OutboundBridge:
                 "message_id": message.id,
             },
         )
-
-    async def _pick_instance(self, location_id: str, contact: Contact | None) -> Instance:
-        connected = Instance.filter(location_id=location_id, status=InstanceStatus.CONNECTED)
-        if contact is not None and contact.last_instance_id is not None:
-            last = await connected.filter(id=contact.last_instance_id).first()
-            if last is not None:
-                return last
-        chosen = await connected.order_by("-is_default", "created_at").first()
-        if chosen is None:
-            raise PermanentError("no WhatsApp number of this location is connected")
-        return chosen
 
     async def _chat_id(self, engine: Engine, contact: Contact | None, phone: str) -> str:
         if contact is not None and not phones.is_lid(contact.chat_id):

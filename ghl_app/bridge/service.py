@@ -24,13 +24,18 @@ class Bridge:
         client: GhlClient,
         sessions: SessionManager,
         provider_id: str,
+        routing_tag_prefix: str = "whatsapp:",
     ) -> None:
         self.http = httpx.AsyncClient(timeout=30)
         self.inbound = InboundBridge(
             queue=queue, client=client, sessions=sessions, provider_id=provider_id
         )
         self.outbound = OutboundBridge(
-            queue=queue, client=client, sessions=sessions, http=self.http
+            queue=queue,
+            client=client,
+            sessions=sessions,
+            http=self.http,
+            routing_tag_prefix=routing_tag_prefix,
         )
         self.acks = AckBridge(queue=queue, client=client)
         sessions.add_message_listener(self.on_engine_event)

@@ -98,6 +98,19 @@ class GhlClient:
             location_id, "PUT", f"/contacts/{contact_id}", retry_safe=True, json={"name": name}
         )
 
+    async def get_contact(self, location_id: str, contact_id: str) -> dict[str, Any]:
+        """GET /contacts/{id} (apps/contacts.json `get-contact`, answer `{contact}`): a workflow
+        send learns the phone and the routing tags of a contact it has not talked to."""
+        answer = await self._call(location_id, "GET", f"/contacts/{contact_id}", retry_safe=True)
+        contact = answer.get("contact")
+        return contact if isinstance(contact, dict) else {}
+
+    async def fire_trigger(self, location_id: str, path: str, event: dict[str, Any]) -> None:
+        """POST an event to a workflow trigger's targetUrl (a path under GHL_API_URL), with the
+        location's token: GHL answers 401 to an unauthenticated fire (practice, see
+        docs/ghl-workflows.md). Not retried here: the job queue retries it."""
+        await self._call(location_id, "POST", path, retry_safe=False, json=event)
+
     async def find_contact_by_phone(self, location_id: str, phone: str) -> dict[str, Any] | None:
         answer = await self._call(
             location_id,

@@ -97,6 +97,11 @@ class JobQueue:
 
     # -- the producer side -----------------------------------------------------------------
 
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """Every job kind a handler is registered for."""
+        return tuple(self._handlers)
+
     def register(self, kind: str, handler: Handler) -> None:
         """Route jobs of `kind` to `handler`. Jobs of unregistered kinds wait in the queue."""
         if kind in self._handlers:

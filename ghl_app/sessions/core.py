@@ -29,6 +29,8 @@ from ghl_app.supervisor import TaskSupervisor
 log = logging.getLogger("ghl_app.sessions.manager")
 
 MessageListener = Callable[[uuid.UUID, str, EngineEvent], Awaitable[None]]
+# (the instance after the change, its status before): workflow triggers, alerts.
+StatusListener = Callable[[Instance, InstanceStatus], Awaitable[None]]
 
 S = InstanceStatus
 
@@ -49,8 +51,12 @@ class SessionCore(abc.ABC):
         self._sessions: dict[uuid.UUID, Session] = {}
         self._locks: dict[uuid.UUID, LockEntry] = {}
         self._listeners: list[MessageListener] = []
+        self._status_listeners: list[StatusListener] = []
         self._restore_task: asyncio.Task[None] | None = None
         self._closing = False
+
+    def add_status_listener(self, listener: StatusListener) -> None:
+        self._status_listeners.append(listener)
 
     def profile_dir(self, instance_id: uuid.UUID) -> Path:
         return self.settings.profiles_dir / str(instance_id)
@@ -163,6 +169,7 @@ class SessionCore(abc.ABC):
         instance = await Instance.get_or_none(id=iid)
         if instance is None:
             return None  # deleted meanwhile
+        previous = instance.status
         for name, value in fields.items():
             setattr(instance, name, value)
         await instance.save(update_fields=[*fields, "updated_at"])
@@ -173,4 +180,13 @@ class SessionCore(abc.ABC):
                 extra={"instance_id": str(iid), "location_id": instance.location_id},
             )
         await self.announce(instance)
+        if "status" in fields and instance.status != previous:
+            for listener in self._status_listeners:
+                try:
+                    await listener(instance, previous)
+                except Exception:
+                    log.exception(
+                        "status listener failed",
+                        extra={"instance_id": str(iid), "location_id": instance.location_id},
+                    )
         return instance

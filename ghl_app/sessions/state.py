@@ -53,6 +53,7 @@ def instance_snapshot(instance: Instance) -> dict[str, Any]:
         "status": str(instance.status),
         "phone_number": instance.phone_number,
         "error": instance.last_error,
+        "is_default": instance.is_default,
         "created_at": instance.created_at.isoformat() if instance.created_at else None,
         "updated_at": instance.updated_at.isoformat() if instance.updated_at else None,
     }

@@ -16,7 +16,17 @@ from support.app_server import RunningApp
 
 Auth = Callable[[str], dict[str, str]]
 PHONE = "5511999999999"
-INSTANCE_KEYS = {"id", "name", "status", "phone_number", "error", "created_at", "updated_at"}
+# The contract's Instance shape, plus `is_default` (the location's default number; an addition).
+INSTANCE_KEYS = {
+    "id",
+    "name",
+    "status",
+    "phone_number",
+    "error",
+    "created_at",
+    "updated_at",
+    "is_default",
+}
 
 # Every instance route, once: the cross-location table below is driven from this list.
 INSTANCE_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [

@@ -35,6 +35,7 @@ from web.app import create_app
 LOCATION = "loc-bridge"
 COMPANY = "co-bridge"
 OWN_PHONE = "+5511900000001"
+WORKFLOW_TOKEN = "wf-token-0123456789"
 
 
 async def seed_location(settings: Settings, fake: FakeGhl, location_id: str = LOCATION) -> None:
@@ -105,8 +106,9 @@ class Bridged:
     def services(self) -> Any:
         return self.app.app.state.services
 
-    def phone(self) -> FakeWhatsApp:
-        engine = self.services.sessions.engine_for(uuid.UUID(self.instance_id))
+    def phone(self, instance_id: str | None = None) -> FakeWhatsApp:
+        """The fixture page of an instance (the first connected one by default)."""
+        engine = self.services.sessions.engine_for(uuid.UUID(instance_id or self.instance_id))
         assert engine is not None
         return FakeWhatsApp(cast(PlaywrightEngine, engine).page)
 
@@ -148,22 +150,24 @@ async def wait_for(
 @pytest.fixture
 def bridge_env(
     data_dir: Path, chromium_path: str, wa_fixture_server: StaticServer
-) -> Callable[[FakeGhl], Settings]:
-    def make(fake: FakeGhl) -> Settings:
-        return test_settings(
-            str(data_dir),
-            GHL_API_URL=fake.url,
-            GHL_MARKETPLACE_URL=fake.url,
-            WA_WEB_URL=wa_fixture_server.url(**FAST),
-            CHROMIUM_PATH=chromium_path,
-            GHL_WEBHOOK_ED25519_KEY=PUBLIC_PEM,
-        )
+) -> Callable[..., Settings]:
+    def make(fake: FakeGhl, **extra: str) -> Settings:
+        env = {
+            "GHL_API_URL": fake.url,
+            "GHL_MARKETPLACE_URL": fake.url,
+            "WA_WEB_URL": wa_fixture_server.url(**FAST),
+            "CHROMIUM_PATH": chromium_path,
+            "GHL_WEBHOOK_ED25519_KEY": PUBLIC_PEM,
+            "GHL_WORKFLOW_TOKEN": WORKFLOW_TOKEN,
+            **extra,
+        }
+        return test_settings(str(data_dir), **env)
 
     return make
 
 
 @pytest.fixture
-async def bridged(bridge_env: Callable[[FakeGhl], Settings]) -> AsyncIterator[Bridged]:
+async def bridged(bridge_env: Callable[..., Settings]) -> AsyncIterator[Bridged]:
     async with run_fake_ghl(rate_limit=(1000, 10.0)) as fake:
         settings = bridge_env(fake)
         await seed_location(settings, fake)

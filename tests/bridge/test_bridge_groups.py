@@ -24,7 +24,7 @@ async def test_a_group_is_one_ghl_contact_named_after_its_subject(bridged: Bridg
         turned = await client.patch(
             f"/api/instances/{bridged.instance_id}/settings", json={"groups_enabled": True}
         )
-        assert turned.json() == {"groups_enabled": True}
+        assert turned.json() == {"groups_enabled": True, "is_default": False}
     phone = bridged.phone()
     carla = {"group": GROUP, "author": "5511911112222", "notifyName": "Carla"}
     bruno = {"group": GROUP, "author": "5511933334444", "notifyName": "Bruno"}

@@ -82,7 +82,7 @@ async def test_group_chats_are_off_by_default_and_named_with_the_sender_when_on(
         turned = await client.patch(
             f"/api/instances/{bridged.instance_id}/settings", json={"groups_enabled": True}
         )
-        assert turned.json() == {"groups_enabled": True}
+        assert turned.json() == {"groups_enabled": True, "is_default": False}
     await phone.deliver(**{**group, "body": "bom dia"})
     await wait_for(lambda: len(bridged.inbound_calls()) == 1)
     assert bridged.inbound_calls()[0]["message"] == "Carla: bom dia"

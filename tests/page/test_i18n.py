@@ -55,12 +55,14 @@ def test_choose_locale(explicit: str | None, accept: str, expected: str) -> None
     assert i18n.choose_locale(explicit, accept) == expected
 
 
-def test_every_job_kind_the_bridge_queues_has_a_label_on_the_failed_list() -> None:
-    from ghl_app.bridge.acks import REPORT_STATUS
-    from ghl_app.bridge.inbound import RENAME_IN_GHL, SYNC_TO_GHL
-    from ghl_app.bridge.outbound import SEND_TO_WHATSAPP
+def test_every_job_kind_the_app_queues_has_a_label_on_the_failed_list(tmp_path: Path) -> None:
+    from ghl_app.services import Services
+    from support.app_server import test_settings
 
+    kinds = Services(test_settings(str(tmp_path))).jobs.kinds
+    assert "ghl_to_wa" in kinds and "wa_to_ghl" in kinds
     script = (WEB / "static" / "failed.js").read_text()
-    for kind in (SYNC_TO_GHL, RENAME_IN_GHL, SEND_TO_WHATSAPP, REPORT_STATUS):
+    for kind in kinds:
         assert f'{kind}: "failed.kind.{kind}"' in script, kind
         assert f"failed.kind.{kind}" in i18n.catalogue("pt-BR"), kind
+        assert f"failed.kind.{kind}" in i18n.catalogue("en"), kind

@@ -48,6 +48,7 @@ from support.fake_ghl_guard import (
     RecordedCall,
 )
 from support.fake_ghl_oauth import OAuthFake
+from support.fake_ghl_workflows import WorkflowFake
 
 __all__ = [
     "CLIENT_ID",
@@ -63,7 +64,7 @@ __all__ = [
 ]
 
 
-class FakeGhl(OAuthFake):
+class FakeGhl(OAuthFake, WorkflowFake):
     def __init__(
         self,
         *,
@@ -86,7 +87,8 @@ class FakeGhl(OAuthFake):
         self.uploads: list[dict[str, Any]] = []
         # Files GHL hosts (attachments of replies typed in GHL): name -> (bytes, content type).
         self.files: dict[str, tuple[bytes, str]] = {}
-        self.app = Starlette(routes=self._routes())
+        self._init_workflows()
+        self.app = Starlette(routes=self._routes() + self._workflow_routes())
 
     def _routes(self) -> list[Route]:
         return [

@@ -258,6 +258,13 @@ const actions = {
   async logout(id) {
     putInstance(await api("POST", `/api/instances/${id}/logout`));
   },
+  async makeDefault(id) {
+    await api("PATCH", `/api/instances/${id}/settings`, { is_default: true });
+    // The previous default lost its flag: every card is redrawn from the server's list.
+    const { instances } = await api("GET", "/api/instances");
+    for (const instance of instances) putInstance(instance);
+    renderAll();
+  },
   async rename(id, name) {
     putInstance(await api("PATCH", `/api/instances/${id}`, { name }));
     state.ui.get(id).editor = null;

@@ -227,11 +227,14 @@ function actionButtons(id, instance) {
     buttons.push(button(t("action.logout"), "logout"));
   }
   const manage = [
+    instance.is_default || state.instances.size < 2
+      ? null
+      : button(t("action.make_default"), "makeDefault", { class: "button small" }),
     button(t("action.rename"), "rename", { class: "button small" }),
     button(t("action.delete"), "delete", { class: "button small danger-outline" }),
   ];
   const busy = state.ui.get(id).busy;
-  for (const b of [...buttons, ...manage]) {
+  for (const b of [...buttons, ...manage.filter(Boolean)]) {
     if (busy) b.disabled = true;
     b.addEventListener("click", () => {
       const action = b.dataset.action;
@@ -243,7 +246,7 @@ function actionButtons(id, instance) {
     "div",
     { class: "actions-bar" },
     el("div", { class: "actions" }, ...buttons),
-    el("div", { class: "actions manage" }, ...manage),
+    el("div", { class: "actions manage" }, ...manage.filter(Boolean)),
   );
 }
 
@@ -272,6 +275,7 @@ export function renderCard(id) {
       "div",
       { class: "card-head" },
       el("h3", { id: headingId, class: "name", text: instance.name }),
+      instance.is_default ? el("span", { class: "badge badge-default", text: t("instance.default_badge") }) : null,
       el("span", { class: `badge badge-${status}`, text: t(`status.${status}`) }),
     ),
     status === "connected"

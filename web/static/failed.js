@@ -7,6 +7,8 @@ const KIND_LABELS = {
   ghl_to_wa: "failed.kind.ghl_to_wa",
   ghl_status: "failed.kind.ghl_status",
   group_rename_in_ghl: "failed.kind.group_rename_in_ghl",
+  workflow_to_ghl: "failed.kind.workflow_to_ghl",
+  workflow_trigger: "failed.kind.workflow_trigger",
 };
 
 export async function renderFailed(api) {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 from starlette.routing import Route
@@ -42,3 +43,14 @@ def test_manifest_paths_are_served_routes(settings: Settings) -> None:
     assert manifest.custom_page_path == "/app"
     assert manifest.provider_delivery_path == "/webhooks/ghl/outbound"
     assert {"conversations/message.write", "contacts.write", "oauth.write"} <= set(manifest.scopes)
+    # Workflow actions and triggers need workflows.readonly (GHL's marketplace CLI refuses to
+    # publish them without it); their paths are served too.
+    assert "workflows.readonly" in manifest.scopes
+    data = json.loads((ROOT / "manifest.json").read_text())
+    workflow_paths = {a["executionPath"] for a in data["workflows"]["actions"]}
+    workflow_paths |= {t["subscriptionPath"] for t in data["workflows"]["triggers"]}
+    workflow_paths.add(data["workflows"]["actions"][0]["fields"][2]["options"]["path"])
+    assert workflow_paths <= paths
+    from ghl_app.ghl.workflow_triggers import TRIGGER_KEYS
+
+    assert {t["key"] for t in data["workflows"]["triggers"]} == set(TRIGGER_KEYS)

@@ -409,7 +409,7 @@ function renderAll() {
 
 // ---- start ------------------------------------------------------------------------------
 initCatalogues(config.catalogues);
-bindCards({ state, act, actions, pairing: Boolean(config.pairing) });
+bindCards({ state, act, actions, api, pairing: Boolean(config.pairing) });
 startCountdowns();
 $("lang-switch").addEventListener("change", (event) => setLocale(event.target.value, true));
 $("create-form").addEventListener("submit", createInstance);

@@ -2,6 +2,7 @@
 // actions, and the rename / delete-confirmation editors.
 import { $, el } from "./dom.js";
 import { errorDetail, errorText, t } from "./i18n.js";
+import { journeyPanel } from "./journey.js";
 
 const RUNNING = ["starting", "qr", "connected"];
 
@@ -9,10 +10,11 @@ const RUNNING = ["starting", "qr", "connected"];
 let state;
 let act;
 let actions;
+let api;
 let pairing = false;
 
 export function bindCards(context) {
-  ({ state, act, actions, pairing } = context);
+  ({ state, act, actions, api, pairing } = context);
 }
 
 export function formatPhone(raw) {
@@ -198,6 +200,13 @@ function editorPanel(id, instance) {
   return null;
 }
 
+function toggleJourney(id) {
+  const ui = state.ui.get(id);
+  ui.journey = !ui.journey;
+  renderCard(id);
+  $(`instance-${id}`)?.querySelector('[data-action="journey"]')?.focus();
+}
+
 function openEditor(id, editor) {
   state.ui.get(id).editor = editor;
   renderCard(id);
@@ -230,6 +239,10 @@ function actionButtons(id, instance) {
     instance.is_default || state.instances.size < 2
       ? null
       : button(t("action.make_default"), "makeDefault", { class: "button small" }),
+    button(t(state.ui.get(id).journey ? "journey.hide" : "journey.show"), "journey", {
+      class: "button small",
+      "aria-expanded": state.ui.get(id).journey ? "true" : "false",
+    }),
     button(t("action.rename"), "rename", { class: "button small" }),
     button(t("action.delete"), "delete", { class: "button small danger-outline" }),
   ];
@@ -239,6 +252,7 @@ function actionButtons(id, instance) {
     b.addEventListener("click", () => {
       const action = b.dataset.action;
       if (action === "rename" || action === "delete") openEditor(id, action);
+      else if (action === "journey") toggleJourney(id);
       else act(id, () => actions[action](id));
     });
   }
@@ -258,6 +272,8 @@ export function renderCard(id) {
   // Keep the rename box (and what is typed in it) across live updates.
   const keepEditor = card && ui.editor && card.querySelector(".editor");
   const keepPairing = card && ui.pairingOpen && card.querySelector(".pairing-form");
+  // An open message list is kept across live updates (not fetched again on each one).
+  const keepJourney = card && ui.journey && card.querySelector(".journey");
   const focusedAction = card && card.contains(document.activeElement) ? document.activeElement.dataset.action : null;
   if (!card) {
     card = el("li", { id: `instance-${id}`, class: "card" });
@@ -286,6 +302,7 @@ export function renderCard(id) {
     qrPanel(id, instance, keepPairing),
     actionButtons(id, instance),
     keepEditor || editorPanel(id, instance),
+    ui.journey ? keepJourney || journeyPanel(id, api) : null,
   ];
   card.replaceChildren(...parts.filter(Boolean));
   if (focusedAction) card.querySelector(`[data-action="${focusedAction}"]`)?.focus();

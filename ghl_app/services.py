@@ -13,6 +13,7 @@ from ghl_app.events import InProcessEventBus
 from ghl_app.ghl.integration import BUDGET_WAIT_S, GhlIntegration
 from ghl_app.ghl.workflow_triggers import WorkflowTriggers
 from ghl_app.jobs import JobQueue
+from ghl_app.metrics import AppMetrics
 from ghl_app.sessions import SessionManager
 from ghl_app.settings import Settings
 from ghl_app.supervisor import TaskSupervisor
@@ -51,6 +52,7 @@ class Services:
         )
         self.bridge.inbound.synced_listeners.append(self.workflow_triggers.on_message_synced)
         self.sessions.add_status_listener(self.workflow_triggers.on_status)
+        self.metrics = AppMetrics(self)
 
     async def start(self) -> None:
         # UNINSTALL stops the location's WhatsApp sessions, when a session manager exists.

@@ -74,6 +74,8 @@ ENV_NAMES = (
     "GHL_PROVIDER_MODE",
     "GHL_WORKFLOW_TOKEN",
     "WORKFLOW_ROUTING_TAG_PREFIX",
+    "METRICS_TOKEN",
+    "LOG_FORMAT",
 )
 
 PROVIDER_MODES = ("extra", "default")
@@ -125,6 +127,8 @@ class Settings:
     # Authorization header: GHL documents no signature on those calls, only developer headers.
     ghl_workflow_token: str = ""
     workflow_routing_tag_prefix: str = "whatsapp:"
+    metrics_token: str = ""
+    log_format: str = "text"  # or "json": one JSON object per line
 
     @property
     def oauth_redirect_uri(self) -> str:
@@ -321,10 +325,19 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         job_concurrency=_int(env, "JOB_CONCURRENCY", 32, low=1, high=512),
         ghl_provider_mode=provider_mode,
         ghl_workflow_token=_get(env, "GHL_WORKFLOW_TOKEN") or "",
+        metrics_token=_get(env, "METRICS_TOKEN") or "",
+        log_format=_log_format(env),
         workflow_routing_tag_prefix=(
             _get(env, "WORKFLOW_ROUTING_TAG_PREFIX") or "whatsapp:"
         ).lower(),
     )
+
+
+def _log_format(env: dict[str, str]) -> str:
+    value = (_get(env, "LOG_FORMAT") or "text").lower()
+    if value not in ("text", "json"):
+        raise ConfigError(f"LOG_FORMAT={value!r} is unknown: use text or json")
+    return value
 
 
 def _provider_mode(env: dict[str, str]) -> str:

@@ -143,12 +143,16 @@ async def instance_settings(request: Request) -> JSONResponse:
     async with in_transaction() as conn:
         if default and not instance.is_default:
             # One default per location.
-            await Instance.filter(location_id=claims.location_id, is_default=True).using_db(
-                conn
-            ).update(is_default=False)
-        await Instance.filter(id=instance.id, location_id=claims.location_id).using_db(
-            conn
-        ).update(groups_enabled=groups, is_default=default)
+            await (
+                Instance.filter(location_id=claims.location_id, is_default=True)
+                .using_db(conn)
+                .update(is_default=False)
+            )
+        await (
+            Instance.filter(id=instance.id, location_id=claims.location_id)
+            .using_db(conn)
+            .update(groups_enabled=groups, is_default=default)
+        )
     return JSONResponse({"groups_enabled": groups, "is_default": default})
 
 

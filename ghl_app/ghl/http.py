@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -147,6 +148,8 @@ class GhlHttp:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._base_url = httpx.URL(base_url)
+        # Told of every answer (status, headers) or of no answer (0, None): the metrics.
+        self.observers: list[Callable[[int, httpx.Headers | None], None]] = []
         # Absolute URLs by path, parsed once: httpx parses and merges a relative URL with the
         # base on every request (~0.2 ms of CPU). Bounded: status paths carry message ids.
         self._urls: dict[str, httpx.URL] = {}
@@ -225,10 +228,14 @@ class GhlHttp:
                 never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "network"
                 error = GhlApiError(0, f"no answer from GHL ({type(exc).__name__})", kind)
+                for observe in self.observers:
+                    observe(0, None)
                 if last or not (retry_safe or never_sent):
                     raise error from None
                 await asyncio.sleep(self._backoff(attempt))
                 continue
+            for observe in self.observers:
+                observe(response.status_code, response.headers)
             if limiter is not None and limit_key is not None:
                 limiter.observe(
                     limit_key,

@@ -89,6 +89,8 @@ class JobQueue:
         # Leases are renewed (and dead workers' leases collected) four times per lease period.
         self._maintain_every_s = lease_s / 4
         self._handlers: dict[str, Handler] = {}
+        # Told of each run's outcome (kind, "done" | "retried" | "failed" | "deferred").
+        self.observers: list[Callable[[str, str], None]] = []
         self._running: dict[int, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
         self._poller: asyncio.Task[Any] | None = None
@@ -290,10 +292,12 @@ class JobQueue:
                 now=_utcnow(),
             )
             log.debug("job %s deferred %.1fs: %s", job.id, exc.after_s, exc.message, extra=context)
+            self._observe(job.kind, "deferred")
             return
         except Exception as exc:
             await self._record_failure(job, exc)
             return
+        self._observe(job.kind, "done")
         try:
             await self._done.done(job.id)
         except Exception:
@@ -301,6 +305,13 @@ class JobQueue:
             log.exception(
                 "job %s (%s) ran but could not be marked done", job.id, job.kind, extra=context
             )
+
+    def _observe(self, kind: str, outcome: str) -> None:
+        for observe in self.observers:
+            try:
+                observe(kind, outcome)
+            except Exception:
+                log.exception("job observer failed")
 
     async def _mark_done(self, job_ids: Sequence[int]) -> int:
         return await _store.complete(job_ids, worker_id=self.worker_id, now=_utcnow())
@@ -312,6 +323,7 @@ class JobQueue:
         expected = isinstance(exc, RetryableError | PermanentError)
         if isinstance(exc, PermanentError) or job.attempts >= job.max_attempts:
             await _store.park(job.id, lease_owner=self.worker_id, error=error, now=now)
+            self._observe(job.kind, "failed")
             log.error(
                 "job %s (%s) parked as failed after %d attempt(s): %s",
                 job.id,
@@ -336,6 +348,7 @@ class JobQueue:
             run_after=now + timedelta(seconds=delay),
             now=now,
         )
+        self._observe(job.kind, "retried")
         log.warning(
             "job %s (%s) attempt %d/%d failed, retrying in %.1fs: %s",
             job.id,

@@ -98,6 +98,14 @@ class SessionManager(SessionBoot):
             pid for s in self._sessions.values() if s.engine is not None for pid in s.engine.pids()
         )
 
+    def engine_pids_by_instance(self) -> dict[str, list[int]]:
+        """Each running engine's OS processes, by instance id (the metrics' memory gauge)."""
+        return {
+            str(iid): list(s.engine.pids())
+            for iid, s in self._sessions.items()
+            if s.engine is not None
+        }
+
     # -- commands -------------------------------------------------------------------------
 
     async def start(

@@ -36,6 +36,7 @@ LOCATION = "loc-bridge"
 COMPANY = "co-bridge"
 OWN_PHONE = "+5511900000001"
 WORKFLOW_TOKEN = "wf-token-0123456789"
+METRICS_TOKEN = "metrics-token-0123456789"
 
 
 async def seed_location(settings: Settings, fake: FakeGhl, location_id: str = LOCATION) -> None:
@@ -159,6 +160,7 @@ def bridge_env(
             "CHROMIUM_PATH": chromium_path,
             "GHL_WEBHOOK_ED25519_KEY": PUBLIC_PEM,
             "GHL_WORKFLOW_TOKEN": WORKFLOW_TOKEN,
+            "METRICS_TOKEN": METRICS_TOKEN,
             **extra,
         }
         return test_settings(str(data_dir), **env)

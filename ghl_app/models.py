@@ -36,6 +36,7 @@ class Origin(StrEnum):
     WHATSAPP = "whatsapp"  # a contact wrote to the number
     PHONE = "phone"  # the number's owner typed it on the phone
     GHL = "ghl"  # a reply typed in GHL Conversations
+    API = "api"  # sent by an integrator with an API key (mirrored into GHL after the send)
 
 
 class MessageStatus(StrEnum):
@@ -285,3 +286,114 @@ class TriggerFire(Model):
     class Meta:
         table = "trigger_fires"
         unique_together = (("subscription", "event_key"),)
+
+
+class ApiKey(Model):
+    """An integrator's key for one location: shown once, stored as a SHA-256 of its secret."""
+
+    id = fields.IntField(primary_key=True)
+    location_id = fields.CharField(max_length=64, db_index=True)
+    name = fields.CharField(max_length=100)
+    key_id = fields.CharField(max_length=16, unique=True)
+    secret_hash = fields.CharField(max_length=64)
+    created_by = fields.CharField(max_length=64, null=True)
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "api_keys"
+
+
+class EventEndpoint(Model):
+    """Where a location's integrator receives signed event webhooks."""
+
+    id = fields.IntField(primary_key=True)
+    location_id = fields.CharField(max_length=64, db_index=True)
+    url = fields.TextField()
+    secret_enc = fields.TextField()
+    events: list[str] = fields.JSONField(default=list)  # empty = every event
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "event_endpoints"
+
+
+class AgencyAlerts(Model):
+    """An agency's disconnect alerts: where to post them, how they are signed, the grace."""
+
+    id = fields.IntField(primary_key=True)
+    company_id = fields.CharField(max_length=64, unique=True)
+    url = fields.TextField()
+    secret_enc = fields.TextField()
+    grace_seconds = fields.IntField(default=300)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "agency_alerts"
+
+
+class Incident(Model):
+    """A number down: opened when it leaves `connected`, closed when it is back. One alert and
+    one recovery notice per incident, however often the status flaps inside it."""
+
+    id = fields.IntField(primary_key=True)
+    instance: fields.ForeignKeyRelation[Instance] = fields.ForeignKeyField(
+        "models.Instance", related_name="incidents", on_delete=fields.CASCADE
+    )
+    instance_id: uuid.UUID
+    location_id = fields.CharField(max_length=64, db_index=True)
+    status = fields.CharField(max_length=16)
+    reason = fields.TextField(null=True)
+    started_at = fields.DatetimeField()
+    alerted_at = fields.DatetimeField(null=True)
+    recovered_at = fields.DatetimeField(null=True, db_index=True)
+
+    class Meta:
+        table = "incidents"
+
+
+class EventDelivery(Model):
+    """One signed event for one receiver (an integrator endpoint or an agency's alert URL),
+    stored before it is sent, retried with backoff, its last answer kept (truncated)."""
+
+    id = fields.IntField(primary_key=True)
+    event_id = fields.CharField(max_length=64)
+    event_type = fields.CharField(max_length=64)
+    location_id = fields.CharField(max_length=64, null=True, db_index=True)
+    endpoint: fields.ForeignKeyNullableRelation[EventEndpoint] = fields.ForeignKeyField(
+        "models.EventEndpoint", related_name="deliveries", null=True, on_delete=fields.CASCADE
+    )
+    endpoint_id: int | None
+    company_id = fields.CharField(max_length=64, null=True)  # an agency alert
+    receiver = fields.CharField(max_length=80)  # "endpoint:<id>" or "agency:<company>"
+    body: dict[str, Any] = fields.JSONField()
+    status = fields.CharField(max_length=16, default="pending")  # pending, delivered, failed
+    attempts = fields.IntField(default=0)
+    last_status = fields.IntField(null=True)
+    last_response = fields.TextField(null=True)
+    delivered_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "event_deliveries"
+        unique_together = (("receiver", "event_id"),)
+
+
+class ApiSendRequest(Model):
+    """An integrator's `Idempotency-Key`: a retried request returns the first one's message."""
+
+    id = fields.IntField(primary_key=True)
+    location_id = fields.CharField(max_length=64)
+    idempotency_key = fields.CharField(max_length=128)
+    message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name=False, on_delete=fields.CASCADE
+    )
+    message_id: int
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "api_send_requests"
+        unique_together = (("location_id", "idempotency_key"),)

@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import logging
 
+import httpx
+
 from ghl_app.bridge import Bridge
+from ghl_app.bridge.api_sends import ApiSends
 from ghl_app.bridge.workflow_sends import WorkflowSends
 from ghl_app.events import InProcessEventBus
 from ghl_app.ghl.integration import BUDGET_WAIT_S, GhlIntegration
 from ghl_app.ghl.workflow_triggers import WorkflowTriggers
+from ghl_app.integrations.alerts import DisconnectAlerts
+from ghl_app.integrations.events import EventHub
+from ghl_app.integrations.message_events import MessageEvents
 from ghl_app.jobs import JobQueue
 from ghl_app.metrics import AppMetrics
 from ghl_app.sessions import SessionManager
@@ -53,6 +59,24 @@ class Services:
         self.bridge.inbound.synced_listeners.append(self.workflow_triggers.on_message_synced)
         self.sessions.add_status_listener(self.workflow_triggers.on_status)
         self.metrics = AppMetrics(self)
+        # Integrators and agencies: API sends, signed events (webhooks and a live socket),
+        # disconnect alerts.
+        self.events_http = httpx.AsyncClient(timeout=10.0, follow_redirects=False)
+        self.event_hub = EventHub(
+            queue=self.jobs,
+            bus=self.bus,
+            cipher=self.ghl_integration.cipher,
+            http=self.events_http,
+        )
+        self.api_sends = ApiSends(queue=self.jobs)
+        message_events = MessageEvents(self.event_hub)
+        self.bridge.inbound.synced_listeners.append(message_events.on_synced)
+        self.bridge.outbound.status_listeners.append(message_events.on_status)
+        self.bridge.acks.status_listeners.append(message_events.on_status)
+        self.alerts = DisconnectAlerts(
+            queue=self.jobs, hub=self.event_hub, default_grace_s=settings.alert_grace_seconds
+        )
+        self.sessions.add_status_listener(self.alerts.on_status)
 
     async def start(self) -> None:
         # UNINSTALL stops the location's WhatsApp sessions, when a session manager exists.
@@ -75,6 +99,7 @@ class Services:
         await self.supervisor.shutdown()
         await self.bridge.aclose()
         await self.ghl_integration.aclose()  # after the tasks that may still call GHL
+        await self.events_http.aclose()
 
     def session_counts(self) -> dict[str, int]:
         return self.sessions.session_counts()

@@ -75,6 +75,7 @@ ENV_NAMES = (
     "GHL_WORKFLOW_TOKEN",
     "WORKFLOW_ROUTING_TAG_PREFIX",
     "METRICS_TOKEN",
+    "ALERT_GRACE_SECONDS",
     "LOG_FORMAT",
 )
 
@@ -128,6 +129,7 @@ class Settings:
     ghl_workflow_token: str = ""
     workflow_routing_tag_prefix: str = "whatsapp:"
     metrics_token: str = ""
+    alert_grace_seconds: int = 300  # an agency's own setting overrides it
     log_format: str = "text"  # or "json": one JSON object per line
 
     @property
@@ -326,6 +328,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ghl_provider_mode=provider_mode,
         ghl_workflow_token=_get(env, "GHL_WORKFLOW_TOKEN") or "",
         metrics_token=_get(env, "METRICS_TOKEN") or "",
+        alert_grace_seconds=_int(env, "ALERT_GRACE_SECONDS", 300, low=0, high=86_400),
         log_format=_log_format(env),
         workflow_routing_tag_prefix=(
             _get(env, "WORKFLOW_ROUTING_TAG_PREFIX") or "whatsapp:"

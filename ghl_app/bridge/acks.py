@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from connectors.events import Ack
@@ -51,6 +52,10 @@ class AckBridge:
     def __init__(self, *, queue: JobQueue, client: GhlClient) -> None:
         self._queue = queue
         self._client = client
+        # (the message, its new status, an error): integrators' message.status events.
+        self.status_listeners: list[
+            Callable[[Message, MessageStatus, str | None], Awaitable[None]]
+        ] = []
         queue.register(REPORT_STATUS, self._report)
 
     async def on_ack(self, instance_id: uuid.UUID, location_id: str, event: Ack) -> None:
@@ -58,7 +63,7 @@ class AckBridge:
             instance_id=instance_id,
             location_id=location_id,
             wa_message_id__in=list(event.message_ids),
-            origin=Origin.GHL,
+            origin__in=[Origin.GHL, Origin.API],
         )
         for row in rows:
             if event.ack < 0:
@@ -70,6 +75,8 @@ class AckBridge:
             if new != MessageStatus.FAILED and _RANK.get(new, 0) <= _RANK.get(row.status, 0):
                 continue  # acks can arrive late or twice: a status never goes backwards
             await Message.filter(id=row.id).update(status=new)
+            for listener in self.status_listeners:
+                await listener(row, new, None)
             if row.ghl_message_id:
                 await report_status(
                     self._queue,

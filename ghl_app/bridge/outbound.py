@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -39,6 +40,12 @@ log = logging.getLogger(__name__)
 SEND_TO_WHATSAPP = "ghl_to_wa"
 MIRROR_TO_GHL = "workflow_to_ghl"  # handled by workflow_sends.py
 WORKFLOW_MARK = "workflow"  # in Message.media: sent by a workflow action (its workflow id)
+API_MARK = "api"  # in Message.media: sent by an integrator (its API key id)
+# Sent from outside GHL's conversation: posted into it once WhatsApp took it.
+MIRROR_MARKS = {WORKFLOW_MARK, API_MARK}
+
+# (the message, its new status, the error): integrators' message.status events.
+StatusListener = Callable[[Message, MessageStatus, str | None], Awaitable[None]]
 
 
 def _uuid(value: Any) -> uuid.UUID | None:
@@ -99,6 +106,7 @@ class OutboundBridge:
         routing_tag_prefix: str = "whatsapp:",
     ) -> None:
         self._routing_tag_prefix = routing_tag_prefix
+        self.status_listeners: list[StatusListener] = []
         self._queue = queue
         self._client = client
         self._sessions = sessions
@@ -160,14 +168,20 @@ class OutboundBridge:
         if message is None or message.status != MessageStatus.PENDING:
             return  # sent already (or recognised as an echo): a replay sends nothing
         contact_id = str(job.payload["contact_id"])
-        contact = await Contact.get_or_none(location_id=location_id, ghl_contact_id=contact_id)
+        contact = (
+            await Contact.get_or_none(location_id=location_id, ghl_contact_id=contact_id)
+            if contact_id
+            else None
+        )
         ghl_contact = _GhlContact(self._client, location_id, contact_id)
         try:
             route = await routing.pick_number(
                 location_id,
                 contact,
                 chosen_instance_id=_uuid(job.payload.get("instance_id")),
-                load_tags=ghl_contact.tags,
+                chosen_rule=str(job.payload.get("chosen_by") or "action"),
+                only_chosen=bool(job.payload.get("only_chosen")),
+                load_tags=ghl_contact.tags if contact_id else None,
                 tag_prefix=self._routing_tag_prefix,
             )
             instance = route.instance
@@ -192,7 +206,8 @@ class OutboundBridge:
             await Message.filter(id=message.id).update(error=str(exc)[:500])
             raise
         await Message.filter(id=message.id).update(status=MessageStatus.SENT, error=None)
-        if WORKFLOW_MARK in (message.media or {}):
+        await self._tell(message, MessageStatus.SENT, None)
+        if MIRROR_MARKS & set(message.media or {}):
             await self._queue.enqueue(
                 MIRROR_TO_GHL,
                 {"message_id": message.id},
@@ -238,9 +253,10 @@ class OutboundBridge:
                     "phone_e164": phones.to_e164("+" + (phones.wa_user_from_wid(chat_id) or ""))
                 },
             )
-        await Contact.filter(id=contact.id, location_id=location_id).update(
-            ghl_contact_id=ghl_contact_id, last_instance_id=instance.id
-        )
+        fields: dict[str, Any] = {"last_instance_id": instance.id}
+        if ghl_contact_id:  # an API send knows no GHL contact: the mapping is kept as it is
+            fields["ghl_contact_id"] = ghl_contact_id
+        await Contact.filter(id=contact.id, location_id=location_id).update(**fields)
         return contact
 
     async def _deliver(self, engine: Engine, message: Message, chat_id: str) -> None:
@@ -305,8 +321,13 @@ class OutboundBridge:
         filename = url.rsplit("/", 1)[-1].split("?")[0] or media.default_name(mimetype)
         return b"".join(chunks), mimetype, filename
 
+    async def _tell(self, message: Message, status: MessageStatus, error: str | None) -> None:
+        for listener in self.status_listeners:
+            await listener(message, status, error)
+
     async def _fail(self, message: Message, reason: str) -> None:
         await Message.filter(id=message.id).update(status=MessageStatus.FAILED, error=reason[:500])
+        await self._tell(message, MessageStatus.FAILED, reason[:500])
         log.warning(
             "GHL reply failed: %s",
             reason,

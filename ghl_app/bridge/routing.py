@@ -4,7 +4,8 @@ GHL's Delivery URL payload names no sender number (highlevel-api-docs issue #8),
 decides, by these rules in order; a rule whose number is not connected is skipped for the next
 one, never failed:
 
-1. `action`: the number chosen in the workflow action that sent it;
+1. `action` (or `api`): the number chosen in the workflow action (or by the integrator) that
+   sent it; an integrator's choice is binding (the send waits for that number);
 2. `contact_tag`: a tag on the GHL contact naming a number (`whatsapp:<number name or phone>`,
    prefix set by WORKFLOW_ROUTING_TAG_PREFIX); read only when the location has several
    connected numbers, so a one-number location never pays the extra GHL call;
@@ -22,7 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from ghl_app import phones
-from ghl_app.jobs.errors import PermanentError
+from ghl_app.jobs.errors import PermanentError, RetryableError
 from ghl_app.models import Contact, Instance, InstanceStatus
 
 # Returns the GHL contact's tags (one GHL call); only called when there is a choice to make.
@@ -72,17 +73,23 @@ async def pick_number(
     contact: Contact | None,
     *,
     chosen_instance_id: uuid.UUID | None = None,
+    chosen_rule: str = "action",
+    only_chosen: bool = False,
     load_tags: TagLoader | None = None,
     tag_prefix: str = "whatsapp:",
 ) -> Route:
+    """`only_chosen`: the caller named a number and wants that one (an integrator): when it is
+    not connected the send waits for it instead of going through another number."""
     connected = await Instance.filter(
         location_id=location_id, status=InstanceStatus.CONNECTED
     ).order_by("created_at")
-    if not connected:
-        raise PermanentError("no WhatsApp number of this location is connected")
     by_id = {instance.id: instance for instance in connected}
     if chosen_instance_id is not None and chosen_instance_id in by_id:
-        return Route(by_id[chosen_instance_id], "action")
+        return Route(by_id[chosen_instance_id], chosen_rule)
+    if only_chosen:
+        raise RetryableError("the chosen WhatsApp number is not connected: the send waits")
+    if not connected:
+        raise PermanentError("no WhatsApp number of this location is connected")
     if len(connected) > 1 and load_tags is not None:
         tags = _has_prefix(await load_tags(), tag_prefix)
         found = _tagged(connected, tags, tag_prefix) if tags else None

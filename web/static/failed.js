@@ -9,6 +9,8 @@ const KIND_LABELS = {
   group_rename_in_ghl: "failed.kind.group_rename_in_ghl",
   workflow_to_ghl: "failed.kind.workflow_to_ghl",
   workflow_trigger: "failed.kind.workflow_trigger",
+  signed_event: "failed.kind.signed_event",
+  disconnect_alert: "failed.kind.disconnect_alert",
 };
 
 export async function renderFailed(api) {

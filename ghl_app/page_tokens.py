@@ -28,6 +28,9 @@ class PageClaims:
     user_name: str = ""
     email: str = ""
     locale: str = ""
+    # "location": the page of one sub-account (every /api/* and /ws); "agency": the agency
+    # overview of a company's sub-accounts (/api/agency/* only, location_id empty).
+    scope: str = "location"
 
 
 def _key(app_secret: str) -> bytes:
@@ -53,6 +56,7 @@ def issue_token(
     email: str = "",
     locale: str = "",
     ttl_s: int = DEFAULT_TTL_S,
+    scope: str = "location",
 ) -> tuple[str, PageClaims]:
     claims = PageClaims(
         location_id=location_id,
@@ -63,6 +67,7 @@ def issue_token(
         user_name=user_name,
         email=email,
         locale=locale,
+        scope=scope,
     )
     body = _b64(json.dumps(asdict(claims), separators=(",", ":")).encode())
     signature = _b64(hmac.new(_key(app_secret), body.encode(), hashlib.sha256).digest())

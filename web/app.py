@@ -17,6 +17,7 @@ from ghl_app.errors import AppError
 from ghl_app.services import Services
 from ghl_app.settings import Settings, load_settings
 from web import (
+    api_agency,
     api_instances,
     api_integrations,
     api_messages,
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [*health.routes, *page.routes, *ghl_oauth.routes, *ghl_webhooks.routes]
     routes += [*outbound.routes, *api_messages.routes, *workflows.routes, *metrics.routes]
     routes += [*api_instances.routes, *ws.routes, *api_integrations.routes]
+    routes += api_agency.routes
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

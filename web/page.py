@@ -175,11 +175,28 @@ async def sso(request: Request) -> Response:
                 },
                 status_code=403,
             )
+        # And a token for the agency overview of those sub-accounts (agency scope: it opens
+        # no sub-account's page by itself).
+        agency_token, agency_claims = issue_token(
+            settings.app_secret,
+            location_id="",
+            user_id=user.user_id,
+            company_id=user.company_id,
+            role=user.role,
+            user_name=user.user_name,
+            email=user.email,
+            locale=user.locale,
+            scope="agency",
+        )
         return JSONResponse(
             {
                 "choose_location": True,
                 "locations": [{"id": row.location_id, "name": row.name} for row in choices],
                 "user": user.public(),
+                "agency_token": agency_token,
+                "agency_expires_at": datetime.fromtimestamp(
+                    agency_claims.expires_at, UTC
+                ).isoformat(),
             }
         )
     token, claims = issue_token(

@@ -2,6 +2,7 @@
 // Flow: ask the GHL parent for the encrypted user context -> /app/sso -> page token (memory
 // only, never storage or cookies) -> REST for actions, /ws for live state and QR codes.
 import { bindCards, renderCard, replaceQr, startCountdowns } from "./cards.js";
+import { showAgency } from "./agency.js";
 import { $, el } from "./dom.js";
 import { renderFailed } from "./failed.js";
 import { ApiError, postSso, requestUserData } from "./ghl.js";
@@ -114,6 +115,7 @@ async function signIn(locationId) {
   }
   if (body.choose_location) {
     showPicker(body.locations);
+    if (body.agency_token) await showAgency(body.agency_token, signIn);
     return;
   }
   acceptToken(body);

@@ -29,6 +29,7 @@ from web import (
 )
 from web import oauth as ghl_oauth
 from web import webhooks as ghl_webhooks
+from web.body_limit import BodyLimitMiddleware
 from web.errors import app_error_handler, http_error_handler, unexpected_error_handler
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(page.SecurityHeadersMiddleware, settings=settings)],
+        middleware=[
+            Middleware(page.SecurityHeadersMiddleware, settings=settings),
+            Middleware(BodyLimitMiddleware),
+        ],
         exception_handlers={
             AppError: app_error_handler,
             HTTPException: http_error_handler,

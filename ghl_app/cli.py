@@ -51,8 +51,16 @@ def serve(settings: Settings) -> int:
         factory=True,
         host=settings.host,
         port=settings.port,
-        proxy_headers=True,
-        forwarded_allow_ips="*",
+        # X-Forwarded-For/Proto are trusted only from FORWARDED_ALLOW_IPS (default: nobody),
+        # so a client cannot claim any address it likes (issue 14, finding 11).
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
+        # Frames over 64 KiB are refused by the server while they arrive (close 1009), before
+        # the app's own 16 KiB check ever sees them buffered (issue 14, finding 9).
+        ws_max_size=64 * 1024,
+        # Request heads are small; an idle or half-sent connection is let go after 5 s.
+        h11_max_incomplete_event_size=16 * 1024,
+        timeout_keep_alive=5,
         log_config=None,
         ws="websockets-sansio",
         timeout_graceful_shutdown=20,

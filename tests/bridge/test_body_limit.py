@@ -1,15 +1,18 @@
-"""Issue 14, finding 3: a 300 MB body to the unauthenticated `/app/sso` or to the settings route
-is refused while it streams, and the app process (its own OS process, RSS measured) grows by far
-less than 100 MB. The body is sent in chunks, never allocated whole by the test."""
+"""Issue 14, findings 3 and 9: a 300 MB body to the unauthenticated `/app/sso` or to the
+settings route is refused while it streams, and the app process (its own OS process, RSS
+measured) grows by far less than 100 MB. The body is sent in chunks, never allocated whole."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 from bridge.conftest import process_app
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from support.fake_ghl import run_fake_ghl
 from support.wa_fixture import FAST, StaticServer
@@ -63,6 +66,15 @@ async def test_300_mb_bodies_are_refused_before_they_are_read(
                     except (httpx.WriteError, httpx.RemoteProtocolError, httpx.ReadError):
                         pass  # the server answered 413 and closed while we were still sending
                 assert (await client.get("/healthz")).status_code == 200
+            # Finding 9: a 15 MB WebSocket frame is refused by the server as it arrives (1009,
+            # message too big), not buffered and then checked.
+            token = headers["Authorization"].split(" ", 1)[1]
+            ws_url = app.url.replace("http://", "ws://") + f"/ws?token={token}"
+            async with connect(ws_url, max_size=None) as ws:
+                await ws.send("x" * (15 * 2**20))
+                with pytest.raises(ConnectionClosed) as closed:
+                    await asyncio.wait_for(ws.recv(), timeout=30)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
             grown = _rss_mb(app.proc.pid) - before
             assert grown < 100, f"the app grew by {grown:.0f} MB"
         finally:

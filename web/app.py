@@ -21,6 +21,7 @@ from web import (
     api_integrations,
     api_messages,
     health,
+    log_redaction,
     metrics,
     outbound,
     page,
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
+    log_redaction.install()
     services = Services(settings)
 
     @asynccontextmanager

@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import errno
 import logging
+import os
 import socket
 import sys
 
@@ -102,8 +103,12 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("doctor", help="check this machine and the settings")
     sub.add_parser("fetch-wajs", help="download, verify and cache the pinned wa-js")
     args = parser.parse_args(argv)
+    # The database, the stored secret and the Chromium profiles (WhatsApp logins) are for this
+    # process only: every file it creates is 600 and every folder 700 (issue 14, finding 11).
+    os.umask(0o077)
     try:
         settings = load_settings()
+        settings.data_dir.chmod(0o700)
         configure_logging(settings.log_level, settings.log_format)
         if args.command == "serve":
             code = serve(settings)

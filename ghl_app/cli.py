@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import errno
 import logging
+import os
 import socket
 import sys
 
@@ -51,8 +52,16 @@ def serve(settings: Settings) -> int:
         factory=True,
         host=settings.host,
         port=settings.port,
-        proxy_headers=True,
-        forwarded_allow_ips="*",
+        # X-Forwarded-For/Proto are trusted only from FORWARDED_ALLOW_IPS (default: nobody),
+        # so a client cannot claim any address it likes (issue 14, finding 11).
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
+        # Frames over 64 KiB are refused by the server while they arrive (close 1009), before
+        # the app's own 16 KiB check ever sees them buffered (issue 14, finding 9).
+        ws_max_size=64 * 1024,
+        # Request heads are small; an idle or half-sent connection is let go after 5 s.
+        h11_max_incomplete_event_size=16 * 1024,
+        timeout_keep_alive=5,
         log_config=None,
         ws="websockets-sansio",
         timeout_graceful_shutdown=20,
@@ -94,8 +103,12 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("doctor", help="check this machine and the settings")
     sub.add_parser("fetch-wajs", help="download, verify and cache the pinned wa-js")
     args = parser.parse_args(argv)
+    # The database, the stored secret and the Chromium profiles (WhatsApp logins) are for this
+    # process only: every file it creates is 600 and every folder 700 (issue 14, finding 11).
+    os.umask(0o077)
     try:
         settings = load_settings()
+        settings.data_dir.chmod(0o700)
         configure_logging(settings.log_level, settings.log_format)
         if args.command == "serve":
             code = serve(settings)

@@ -47,6 +47,7 @@ class Services:
             sessions=self.sessions,
             provider_id=settings.ghl_conversation_provider_id,
             routing_tag_prefix=settings.workflow_routing_tag_prefix,
+            attachment_hosts=settings.attachment_allowed_hosts,
         )
         # GHL workflows: our action sends through the bridge; our triggers hear the bridge
         # (a message in GHL) and the sessions (a number down or back).

@@ -131,6 +131,15 @@ class Settings:
     metrics_token: str = ""
     alert_grace_seconds: int = 300  # an agency's own setting overrides it
     log_format: str = "text"  # or "json": one JSON object per line
+    # Proxies whose X-Forwarded-* headers are believed: none by default (README: Render).
+    forwarded_allow_ips: str = ""
+    # Reply attachments are fetched only from public addresses, except these hosts (names or
+    # name:port) allowed by name: GHL's own file hosts by default (issue 14).
+    attachment_allowed_hosts: tuple[str, ...] = (
+        "storage.googleapis.com",
+        "msgsndr.com",
+        "services.leadconnectorhq.com",
+    )
 
     @property
     def oauth_redirect_uri(self) -> str:
@@ -330,10 +339,19 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         metrics_token=_get(env, "METRICS_TOKEN") or "",
         alert_grace_seconds=_int(env, "ALERT_GRACE_SECONDS", 300, low=0, high=86_400),
         log_format=_log_format(env),
+        attachment_allowed_hosts=_host_list(env),
+        forwarded_allow_ips=(_get(env, "FORWARDED_ALLOW_IPS") or "").strip(),
         workflow_routing_tag_prefix=(
             _get(env, "WORKFLOW_ROUTING_TAG_PREFIX") or "whatsapp:"
         ).lower(),
     )
+
+
+def _host_list(env: dict[str, str]) -> tuple[str, ...]:
+    raw = _get(env, "ATTACHMENT_ALLOWED_HOSTS")
+    if raw is None:
+        return Settings.attachment_allowed_hosts
+    return tuple(h.strip().lower() for h in raw.split(",") if h.strip())
 
 
 def _log_format(env: dict[str, str]) -> str:

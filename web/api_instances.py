@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import unicodedata
 from typing import Any
 
 from starlette.requests import Request
@@ -54,7 +55,16 @@ def _name(body: dict[str, Any]) -> str:
     name = name.strip()
     if len(name) > 100:
         raise AppError("invalid_name", "The name can have at most 100 characters.", 422)
+    # Control characters, lone surrogates (not storable as UTF-8: a 500 before) and bidi
+    # overrides (they make a name read differently from what it is) are refused (issue 14).
+    if any(unicodedata.category(c) in ("Cc", "Cs") or c in _BIDI_CONTROLS for c in name):
+        raise AppError("invalid_name", "The name has control or direction characters.", 422)
     return name
+
+
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
 
 
 def _name_taken() -> AppError:

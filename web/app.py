@@ -22,6 +22,7 @@ from web import (
     api_integrations,
     api_messages,
     health,
+    log_redaction,
     metrics,
     outbound,
     page,
@@ -30,6 +31,7 @@ from web import (
 )
 from web import oauth as ghl_oauth
 from web import webhooks as ghl_webhooks
+from web.body_limit import BodyLimitMiddleware
 from web.errors import app_error_handler, http_error_handler, unexpected_error_handler
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
+    log_redaction.install()
     services = Services(settings)
 
     @asynccontextmanager
@@ -61,7 +64,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(page.SecurityHeadersMiddleware, settings=settings)],
+        middleware=[
+            Middleware(page.SecurityHeadersMiddleware, settings=settings),
+            Middleware(BodyLimitMiddleware),
+        ],
         exception_handlers={
             AppError: app_error_handler,
             HTTPException: http_error_handler,

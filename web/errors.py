@@ -32,4 +32,14 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     log.error("%s %s raised", request.method, request.url.path, exc_info=exc)
-    return error_response("internal_error", "Something went wrong on our side.", 500)
+    response = error_response("internal_error", "Something went wrong on our side.", 500)
+    # A 500 is answered by Starlette's outermost layer, outside the security-headers
+    # middleware: the same headers are set here so no answer goes without them (issue 14).
+    from web.page import content_security_policy  # web.page imports this module
+
+    response.headers["content-security-policy"] = content_security_policy(
+        request.app.state.settings, page=False
+    )
+    response.headers["x-content-type-options"] = "nosniff"
+    response.headers["referrer-policy"] = "strict-origin-when-cross-origin"
+    return response

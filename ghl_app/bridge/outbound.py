@@ -19,6 +19,7 @@ from ghl_app import phones
 from ghl_app.bridge import media, routing
 from ghl_app.bridge._errors import job_error
 from ghl_app.bridge.acks import report_status
+from ghl_app.bridge.media import fetch
 from ghl_app.errors import AppError
 from ghl_app.ghl.client import GhlClient
 from ghl_app.ghl.http import GhlApiError
@@ -104,7 +105,11 @@ class OutboundBridge:
         sessions: SessionManager,
         http: httpx.AsyncClient,
         routing_tag_prefix: str = "whatsapp:",
+        attachment_hosts: tuple[str, ...] = fetch.GHL_FILE_HOSTS,
     ) -> None:
+        self._fetcher = fetch.AttachmentFetcher(
+            http, allowed_hosts=attachment_hosts, max_bytes=media.MAX_OUTBOUND_BYTES
+        )
         self._routing_tag_prefix = routing_tag_prefix
         self.status_listeners: list[StatusListener] = []
         self._queue = queue
@@ -266,8 +271,15 @@ class OutboundBridge:
             if not attachments:
                 await engine.send_text(chat_id, message.body or "", message_id=wa_id)
                 return
+            if len(attachments) > fetch.MAX_ATTACHMENTS:
+                raise PermanentError(
+                    f"{len(attachments)} attachments: at most {fetch.MAX_ATTACHMENTS} per message"
+                )
+            # The per-file cap also bounds the whole message: what one file used is spent.
+            budget = media.MAX_OUTBOUND_BYTES * 2
             for index, url in enumerate(attachments):
-                data, mimetype, filename = await self._fetch(url)
+                data, mimetype, filename = await self._fetch(url, budget)
+                budget -= len(data)
                 # The first file carries the reserved id and the text as its caption; later
                 # files get ids of their own, stored first like every send.
                 file_id = wa_id if index == 0 else await self._reserve_extra(message)
@@ -298,28 +310,19 @@ class OutboundBridge:
         assert extra.wa_message_id is not None
         return extra.wa_message_id
 
-    async def _fetch(self, url: str) -> tuple[bytes, str, str]:
+    async def _fetch(self, url: str, budget: int) -> tuple[bytes, str, str]:
+        if budget <= 0:
+            raise PermanentError("attachments larger than the per-message cap")
         try:
-            async with self._http.stream("GET", url, follow_redirects=True) as response:
-                if response.status_code >= 400:
-                    raise PermanentError(f"attachment {url} answered {response.status_code}")
-                mimetype = response.headers.get("content-type", "application/octet-stream")
-                mimetype = mimetype.split(";")[0].strip()
-                if not mimetype.startswith(media.OUTBOUND_MIME_PREFIXES):
-                    raise PermanentError(f"attachment type {mimetype} cannot be sent on WhatsApp")
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > media.MAX_OUTBOUND_BYTES:
-                        raise PermanentError(
-                            f"attachment larger than {media.MAX_OUTBOUND_BYTES // 2**20} MB"
-                        )
-                    chunks.append(chunk)
+            got = await self._fetcher.fetch(url, budget=budget)
+        except fetch.AttachmentRefused as exc:
+            # A refused URL never succeeds later: a clear failure in GHL, no retry loop.
+            raise PermanentError(f"attachment refused: {exc}") from exc
         except httpx.HTTPError as exc:
-            raise RetryableError(f"attachment {url} could not be fetched: {exc}") from exc
-        filename = url.rsplit("/", 1)[-1].split("?")[0] or media.default_name(mimetype)
-        return b"".join(chunks), mimetype, filename
+            raise RetryableError(f"attachment could not be fetched: {exc}") from exc
+        if not got.mimetype.startswith(media.OUTBOUND_MIME_PREFIXES):
+            raise PermanentError(f"attachment type {got.mimetype} cannot be sent on WhatsApp")
+        return got.data, got.mimetype, got.filename or media.default_name(got.mimetype)
 
     async def _tell(self, message: Message, status: MessageStatus, error: str | None) -> None:
         for listener in self.status_listeners:

@@ -25,6 +25,7 @@ class Bridge:
         sessions: SessionManager,
         provider_id: str,
         routing_tag_prefix: str = "whatsapp:",
+        attachment_hosts: tuple[str, ...] = (),
     ) -> None:
         self.http = httpx.AsyncClient(timeout=30)
         self.inbound = InboundBridge(
@@ -36,6 +37,7 @@ class Bridge:
             sessions=sessions,
             http=self.http,
             routing_tag_prefix=routing_tag_prefix,
+            attachment_hosts=attachment_hosts,
         )
         self.acks = AckBridge(queue=queue, client=client)
         sessions.add_message_listener(self.on_engine_event)

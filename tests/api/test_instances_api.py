@@ -81,6 +81,8 @@ async def test_create_list_get_rename_and_delete_an_instance(app: RunningApp, au
         ({"name": "   "}, 422, "invalid_name"),
         ({"name": 42}, 422, "invalid_name"),
         ({"name": "x" * 101}, 422, "invalid_name"),
+        ({"name": "Sales\u0000"}, 422, "invalid_name"),
+        ({"name": "Sales\u202egnp.exe"}, 422, "invalid_name"),
         ([], 400, "invalid_json"),
     ],
 )
@@ -187,3 +189,13 @@ async def test_start_with_phone_answers_with_a_pairing_code(app: RunningApp, aut
     assert response.status_code == 200 and len(body["pairing_code"]) == 8
     row = await Instance.get(id=created["id"])
     assert row.status is InstanceStatus.QR
+
+
+async def test_a_lone_surrogate_in_a_name_is_a_422_not_a_500(app: RunningApp, auth: Auth) -> None:
+    headers = {**auth("loc-a"), "content-type": "application/json"}
+    async with app.client() as client:
+        response = await client.post(
+            "/api/instances", content=b'{"name": "Sales\\ud800"}', headers=headers
+        )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_name"

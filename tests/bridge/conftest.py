@@ -156,6 +156,9 @@ def bridge_env(
         env = {
             "GHL_API_URL": fake.url,
             "GHL_MARKETPLACE_URL": fake.url,
+            # The fake GHL's file host is loopback: allowed by name:port, every other loopback
+            # port stays refused (production allows only GHL's own file hosts).
+            "ATTACHMENT_ALLOWED_HOSTS": fake.url.split("//", 1)[1],
             "WA_WEB_URL": wa_fixture_server.url(**FAST),
             "CHROMIUM_PATH": chromium_path,
             "GHL_WEBHOOK_ED25519_KEY": PUBLIC_PEM,
@@ -206,6 +209,7 @@ async def process_app(
         "GHL_SHARED_SECRET": "shared-secret",
         "GHL_CONVERSATION_PROVIDER_ID": "provider-1",
         "GHL_API_URL": fake.url,
+        "ATTACHMENT_ALLOWED_HOSTS": fake.url.split("//", 1)[1],
         "GHL_WEBHOOK_ED25519_KEY": PUBLIC_PEM,
         "WA_JS": "none",
         "WA_WEB_URL": wa_web_url,

@@ -78,6 +78,17 @@ def test_migrate_creates_the_schema(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "app.db").stat().st_size > 0
 
 
+def test_the_data_folder_is_700_and_its_files_600(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir(mode=0o755)
+    result = _run(["migrate"], _env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700
+    files = [p for p in (tmp_path / "data").rglob("*") if p.is_file()]
+    assert files and all(p.stat().st_mode & 0o777 == 0o600 for p in files), [
+        (p.name, oct(p.stat().st_mode)) for p in files
+    ]
+
+
 def test_doctor_reports_every_check_and_fails_on_a_broken_chromium(tmp_path: Path) -> None:
     fake = tmp_path / "chromium"
     fake.write_text("#!/bin/sh\nexit 1\n")

@@ -71,6 +71,7 @@ ENV_NAMES = (
     "CHROMIUM_ARGS",
     "JOB_LEASE_SECONDS",
     "JOB_CONCURRENCY",
+    "MEDIA_RETENTION_DAYS",
 )
 
 GHL_REQUIRED = (
@@ -113,6 +114,8 @@ class Settings:
     # Jobs wait on GHL round trips (~100-300 ms), not on CPU: 8 handlers at 200 ms would cap a
     # process at 40 messages/s; 32 lets 20 busy locations each use their 10 requests/s.
     job_concurrency: int = 32
+    # Inbound files GHL does not take are served by us through signed links for this long.
+    media_retention_days: int = 30
 
     @property
     def oauth_redirect_uri(self) -> str:
@@ -121,6 +124,10 @@ class Settings:
     @property
     def profiles_dir(self) -> Path:
         return self.data_dir / "profiles"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
 
     @property
     def cache_dir(self) -> Path:
@@ -306,4 +313,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         chromium_args=tuple((_get(env, "CHROMIUM_ARGS") or "").split()),
         job_lease_seconds=_float(env, "JOB_LEASE_SECONDS", 60.0, low=1.0),
         job_concurrency=_int(env, "JOB_CONCURRENCY", 32, low=1, high=512),
+        media_retention_days=_int(env, "MEDIA_RETENTION_DAYS", 30, low=1, high=3650),
     )

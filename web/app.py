@@ -16,7 +16,7 @@ from ghl_app.db import tortoise_config
 from ghl_app.errors import AppError
 from ghl_app.services import Services
 from ghl_app.settings import Settings, load_settings
-from web import api_instances, api_messages, health, outbound, page, ws
+from web import api_instances, api_messages, health, media, outbound, page, ws
 from web import oauth as ghl_oauth
 from web import webhooks as ghl_webhooks
 from web.errors import app_error_handler, http_error_handler, unexpected_error_handler
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [*health.routes, *page.routes, *ghl_oauth.routes, *ghl_webhooks.routes]
     routes += [*outbound.routes, *api_messages.routes]
     routes += [*api_instances.routes, *ws.routes]
+    routes += media.routes
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

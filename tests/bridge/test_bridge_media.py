@@ -2,63 +2,26 @@
 library converts well is converted (voice notes -> MP3, stickers -> PNG, HEIC -> JPEG), and the
 rest, or anything over GHL's 5 MB, becomes a signed `/media/` link in the text. End to end: the
 app over HTTP, the fake WhatsApp Web page in real Chromium, the fake GHL (which refuses what the
-spec says GHL refuses), a real SQLite file. Test media are made here with PyAV and Pillow."""
+spec says GHL refuses), a real SQLite file. Test media are made with PyAV and Pillow
+(support/media_samples.py)."""
 
 from __future__ import annotations
 
 import io
-import math
 import os
 import re
-import struct
-import zipfile
 from datetime import UTC, datetime, timedelta
-from fractions import Fraction
 from typing import Any
 from urllib.parse import urlsplit
 
 import av
-import pillow_heif
 from bridge.conftest import LOCATION, Bridged, wait_for
 from PIL import Image
 
+from support.media_samples import image_bytes, ogg_opus_voice_note, xlsx_bytes
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _LINK = re.compile(r"https?://\S+/media/\S+")
-
-
-def ogg_opus_voice_note(seconds: float = 3.0, rate: int = 48000) -> bytes:
-    """A mono OGG/Opus file of a 440 Hz tone, as WhatsApp records voice notes."""
-    out = io.BytesIO()
-    with av.open(out, "w", format="ogg") as container:
-        stream = container.add_stream("libopus", rate=rate, layout="mono")
-        step, done = 960, 0
-        while done < int(seconds * rate):
-            frame = av.AudioFrame(format="s16", layout="mono", samples=step)
-            tone = (
-                int(8000 * math.sin(2 * math.pi * 440 * (done + i) / rate)) for i in range(step)
-            )
-            frame.planes[0].update(struct.pack(f"<{step}h", *tone))
-            frame.sample_rate = rate
-            frame.pts, frame.time_base = done, Fraction(1, rate)
-            done += step
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return out.getvalue()
-
-
-def image_bytes(fmt: str, size: tuple[int, int] = (96, 64)) -> bytes:
-    out = io.BytesIO()
-    mode = "RGBA" if fmt == "WEBP" else "RGB"
-    Image.new(mode, size, (200, 30, 60) + ((128,) if mode == "RGBA" else ())).save(out, fmt)
-    return out.getvalue()
-
-
-def xlsx_bytes() -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        archive.writestr("[Content_Types].xml", "<Types/>")
-        archive.writestr("xl/workbook.xml", "<workbook/>")
-    return out.getvalue()
 
 
 async def deliver(
@@ -106,7 +69,6 @@ async def test_webp_sticker_arrives_in_ghl_as_a_png(bridged: Bridged) -> None:
 
 
 async def test_heic_photo_arrives_in_ghl_as_a_jpeg(bridged: Bridged) -> None:
-    pillow_heif.register_heif_opener()  # Pillow writes HEIF through pillow-heif
     await deliver(bridged, image_bytes("HEIF"), "image/heic", "IMG_0001.HEIC", caption="iPhone")
     posted = await the_message(bridged)
     [upload] = bridged.fake.uploads

@@ -73,10 +73,14 @@ def prepare_for_ghl(data: bytes, mimetype: str, filename: str) -> Prepared | Non
 
 
 def audio_duration(data: bytes) -> float | None:
-    with av.open(io.BytesIO(data), "r") as container:
-        if container.duration is None:
-            return None
-        return float(container.duration / av.time_base)
+    """Seconds, when the container says (a file GHL takes as it is still goes if not)."""
+    try:
+        with av.open(io.BytesIO(data), "r") as container:
+            if container.duration is None:
+                return None
+            return float(container.duration / av.time_base)
+    except (av.FFmpegError, OSError, ValueError):
+        return None
 
 
 def audio_to_mp3(data: bytes) -> tuple[bytes, float]:

@@ -142,6 +142,20 @@ async def test_an_upload_ghl_refuses_becomes_a_link_and_the_caption_still_arrive
     assert response.headers["content-type"] == "image/png"
 
 
+async def test_an_upload_ghl_keeps_failing_with_500_becomes_a_link_not_a_lost_message(
+    bridged: Bridged,
+) -> None:
+    bridged.fake.inject("/conversations/messages/upload", status=500)
+    pdf = b"%PDF-1.4\n% small\n%%EOF\n"
+    await deliver(bridged, pdf, "application/pdf", "invoice.pdf", caption="invoice")
+    posted = await the_message(bridged)
+    uploads = bridged.fake.calls_to("/conversations/messages/upload")
+    assert len(uploads) > 1 and {c.status for c in uploads} == {500}  # the client retried first
+    assert posted["message"].startswith("invoice\ninvoice.pdf (1 KB, available until ")
+    async with bridged.app.client() as client:
+        assert (await client.get(link_in(posted["message"]))).content == pdf
+
+
 async def test_a_linked_file_is_deleted_after_its_retention(bridged: Bridged) -> None:
     await deliver(bridged, xlsx_bytes(), XLSX, "old.xlsx")
     link = link_in((await the_message(bridged))["message"])

@@ -25,9 +25,10 @@ from ghl_app.sessions import SessionManager
 
 log = logging.getLogger(__name__)
 
-# A 4xx GHL answers an upload with that is about the file (400, 413, 415, 422, ...), not about
-# our token (401/403, handled by the client and the job) or GHL's load (408/429).
-_NOT_ABOUT_THE_FILE = (401, 403, 408, 429)
+# Upload failures that are not about the file: our token (401/403, the client refreshes and the
+# job flags a dead grant) or GHL's load (429). The inbound post would meet the same, so the job
+# waits. Anything else (400/413/415, or a 5xx or timeout the client already retried) links.
+_NOT_ABOUT_THE_FILE = (401, 403, 429)
 
 
 class InboundMedia:
@@ -76,10 +77,8 @@ class InboundMedia:
                     data=prepared.data,
                     content_type=prepared.mimetype,
                 )
-            except BudgetSpent:
-                raise
             except GhlApiError as exc:
-                if exc.retryable or exc.status in _NOT_ABOUT_THE_FILE or exc.status < 400:
+                if isinstance(exc, BudgetSpent) or exc.status in _NOT_ABOUT_THE_FILE:
                     raise
                 log.warning("GHL refused the upload (%s): linked instead", exc, extra=context)
             else:

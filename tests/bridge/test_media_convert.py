@@ -65,3 +65,11 @@ def test_a_listed_type_goes_as_it_is_even_when_it_cannot_be_read() -> None:
     prepared = prepare_for_ghl(b"ID3 broken", "audio/mp3", "song.mp3")
     assert prepared is not None and prepared.mimetype == "audio/mpeg"
     assert prepared.duration_s is None and prepared.data == b"ID3 broken"
+
+
+def test_an_untyped_document_is_known_by_its_name() -> None:
+    prepared = prepare_for_ghl(b"%PDF-1.4", "application/octet-stream", "invoice.pdf")
+    assert prepared is not None and (prepared.mimetype, prepared.filename) == (
+        "application/pdf",
+        "invoice.pdf",
+    )

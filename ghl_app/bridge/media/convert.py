@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import logging
+import mimetypes
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -46,6 +47,9 @@ class Prepared:
 def prepare_for_ghl(data: bytes, mimetype: str, filename: str) -> Prepared | None:
     """The file as-is when GHL accepts its type, converted when that works, else None."""
     kind = base_type(mimetype)
+    if kind in ("application/octet-stream", ""):
+        # WhatsApp Web leaves some documents untyped: the name still says what they are.
+        kind = base_type(mimetypes.guess_type(filename)[0] or kind)
     accepted = accepted_type(kind)
     try:
         if accepted is not None:
@@ -92,7 +96,11 @@ def audio_to_mp3(data: bytes) -> tuple[bytes, float]:
         audio = source.streams.audio[0]
         rate = audio.rate if audio.rate in _MP3_RATES else 44100
         layout = "mono" if audio.channels == 1 else "stereo"
-        stream = target.add_stream("libmp3lame", rate=rate, layout=layout)
+        # LAME's speed/quality 7: ~0.8 s of CPU per minute of speech here, against ~1.2 s at the
+        # default, with no audible loss for a voice at 64 kbit/s (measured, issue 13 report).
+        stream = target.add_stream(
+            "libmp3lame", rate=rate, layout=layout, options={"compression_level": "7"}
+        )
         stream.bit_rate = _VOICE_BIT_RATE if layout == "mono" else 2 * _VOICE_BIT_RATE
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
         samples = 0

@@ -156,6 +156,19 @@ async def test_an_upload_ghl_keeps_failing_with_500_becomes_a_link_not_a_lost_me
         assert (await client.get(link_in(posted["message"]))).content == pdf
 
 
+async def test_with_the_data_disk_nearly_full_the_file_is_not_kept_but_the_text_arrives(
+    bridged: Bridged,
+) -> None:
+    # The real free space of the test's disk, against a reserve no disk has.
+    bridged.services.media_links.min_free_bytes = 1 << 62
+    await deliver(bridged, xlsx_bytes(), XLSX, "prices.xlsx", caption="our prices")
+    posted = await the_message(bridged)
+    assert posted["message"] == (
+        "our prices\n[WhatsApp prices.xlsx could not be attached: open it on the phone]"
+    )
+    assert not list(bridged.settings.media_dir.glob("*/*/data"))
+
+
 async def test_a_linked_file_is_deleted_after_its_retention(bridged: Bridged) -> None:
     await deliver(bridged, xlsx_bytes(), XLSX, "old.xlsx")
     link = link_in((await the_message(bridged))["message"])

@@ -17,7 +17,7 @@ from ghl_app.bridge import _rows
 from ghl_app.bridge.media import MAX_INBOUND_BYTES, default_name, too_large_note, unsupported_note
 from ghl_app.bridge.media.convert import Prepared, prepare_for_ghl
 from ghl_app.bridge.media.ghl_upload import UPLOAD_MAX_BYTES
-from ghl_app.bridge.media.links import LinkedFile, MediaLinks
+from ghl_app.bridge.media.links import DiskFull, LinkedFile, MediaLinks
 from ghl_app.ghl.client import GhlClient
 from ghl_app.ghl.http import BudgetSpent, GhlApiError
 from ghl_app.jobs.errors import RetryableError
@@ -96,13 +96,19 @@ class InboundMedia:
             data, mimetype, name = prepared.data, prepared.mimetype, prepared.filename
         else:
             data, mimetype, name = downloaded.data, downloaded.mimetype, filename
-        linked = await self._links.keep(
-            message.location_id,
-            f"message:{message.id}",
-            data=data,
-            mimetype=mimetype,
-            filename=name,
-        )
+        try:
+            linked = await self._links.keep(
+                message.location_id,
+                f"message:{message.id}",
+                data=data,
+                mimetype=mimetype,
+                filename=name,
+            )
+        except DiskFull as exc:
+            # The database shares the disk: the message goes on with a note, the file stays
+            # on the phone.
+            log.error("media not kept: %s", exc, extra=context)
+            return [], not_kept_note(info, heading)
         log.info("media kept and linked (%s, %d bytes)", mimetype, linked.size, extra=context)
         return [], _link_line(heading, linked, self._links.url(linked))
 
@@ -119,6 +125,12 @@ def _heading(info: dict[str, Any], prepared: Prepared | None) -> str | None:
 def _link_line(heading: str | None, linked: LinkedFile, url: str) -> str:
     until = datetime.fromtimestamp(linked.expires_at, UTC).date().isoformat()
     line = f"{linked.filename} ({_size(linked.size)}, available until {until}): {url}"
+    return f"{heading}\n{line}" if heading else line
+
+
+def not_kept_note(info: dict[str, Any], heading: str | None) -> str:
+    name = info.get("filename") or info.get("type") or "file"
+    line = f"[WhatsApp {name} could not be attached: open it on the phone]"
     return f"{heading}\n{line}" if heading else line
 
 

@@ -30,11 +30,18 @@ from ghl_app.errors import AppError
 log = logging.getLogger(__name__)
 
 CLEANUP_INTERVAL_S = 3600.0
+# The media folder shares the disk with the SQLite file and the browser profiles (Render: one
+# 5 GB disk): a file that would leave less than this free is not kept.
+MIN_FREE_BYTES = 512 * 1024 * 1024
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 # Types a browser may show in the page; anything else (HTML, SVG, scripts) only downloads.
 _INLINE_PREFIXES = ("image/png", "image/jpeg", "image/gif", "image/webp", "audio/", "video/")
 _INLINE_TYPES = ("application/pdf", "text/plain")
+
+
+class DiskFull(Exception):
+    """Keeping the file would leave the data disk short of `MIN_FREE_BYTES`."""
 
 
 @dataclass(frozen=True)
@@ -58,11 +65,18 @@ def safe_filename(name: str) -> str:
 
 class MediaLinks:
     def __init__(
-        self, root: Path, *, public_url: str, app_secret: str, retention: timedelta
+        self,
+        root: Path,
+        *,
+        public_url: str,
+        app_secret: str,
+        retention: timedelta,
+        min_free_bytes: int = MIN_FREE_BYTES,
     ) -> None:
         self.root = root
         self.public_url = public_url.rstrip("/")
         self.retention = retention
+        self.min_free_bytes = min_free_bytes
         self._key = hashlib.sha256(b"media-link:" + app_secret.encode()).digest()
 
     # -- keeping -------------------------------------------------------------------------------
@@ -92,6 +106,9 @@ class MediaLinks:
         meta = folder / "meta.json"
         if meta.exists():
             return self._read_meta(meta)  # a retried job: the link it already handed out
+        self.root.mkdir(parents=True, exist_ok=True)
+        if shutil.disk_usage(self.root).free - len(data) < self.min_free_bytes:
+            raise DiskFull(f"keeping {len(data)} bytes would leave the data disk nearly full")
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "data.tmp").write_bytes(data)
         (folder / "data.tmp").replace(folder / "data")

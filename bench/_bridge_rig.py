@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tortoise import Tortoise
 
@@ -24,6 +24,7 @@ from bridge.conftest import seed_location
 from bench._remote_fake import RemoteFake
 from connectors.events import Message as WaMessage
 from ghl_app.bridge.inbound import InboundBridge
+from ghl_app.bridge.media.links import MediaLinks
 from ghl_app.db import tortoise_config
 from ghl_app.events import InProcessEventBus
 from ghl_app.ghl.integration import BUDGET_WAIT_S, GhlIntegration
@@ -154,6 +155,12 @@ async def rig(
                 client=integration.client,
                 sessions=sessions,
                 provider_id=settings.ghl_conversation_provider_id,
+                media_links=MediaLinks(
+                    settings.media_dir,
+                    public_url=settings.public_url,
+                    app_secret=settings.app_secret,
+                    retention=timedelta(days=settings.media_retention_days),
+                ),
             )
             instances: dict[str, uuid.UUID] = {}
             for location_id in locations:

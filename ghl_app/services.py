@@ -6,11 +6,13 @@ Order matters: start the pieces others depend on first, stop them last.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import httpx
 
 from ghl_app.bridge import Bridge
 from ghl_app.bridge.api_sends import ApiSends
+from ghl_app.bridge.media.links import MediaLinks
 from ghl_app.bridge.workflow_sends import WorkflowSends
 from ghl_app.events import InProcessEventBus
 from ghl_app.ghl.integration import BUDGET_WAIT_S, GhlIntegration
@@ -41,6 +43,13 @@ class Services:
         self.ghl = self.ghl_integration.client
         self.tokens = self.ghl_integration.tokens
         self.sessions = SessionManager(settings, self.bus, self.supervisor)
+        # Inbound files GHL will not take, served by /media/ links until their retention ends.
+        self.media_links = MediaLinks(
+            settings.media_dir,
+            public_url=settings.public_url,
+            app_secret=settings.app_secret,
+            retention=timedelta(days=settings.media_retention_days),
+        )
         self.bridge = Bridge(
             queue=self.jobs,
             client=self.ghl,
@@ -48,6 +57,7 @@ class Services:
             provider_id=settings.ghl_conversation_provider_id,
             routing_tag_prefix=settings.workflow_routing_tag_prefix,
             attachment_hosts=settings.attachment_allowed_hosts,
+            media_links=self.media_links,
         )
         # GHL workflows: our action sends through the bridge; our triggers hear the bridge
         # (a message in GHL) and the sessions (a number down or back).
@@ -89,6 +99,7 @@ class Services:
                 "GHL settings missing: %s (installs and message sync stay off until they are set)",
                 ", ".join(self.settings.missing_ghl),
             )
+        self.supervisor.spawn("media-retention", self.media_links.run_retention())
         self.sessions.restore()  # in the background: linked instances come back a few at a time
         await self.jobs.start(self.supervisor)  # after every handler is registered
 

@@ -77,6 +77,7 @@ ENV_NAMES = (
     "METRICS_TOKEN",
     "ALERT_GRACE_SECONDS",
     "LOG_FORMAT",
+    "MEDIA_RETENTION_DAYS",
 )
 
 PROVIDER_MODES = ("extra", "default")
@@ -140,6 +141,8 @@ class Settings:
         "msgsndr.com",
         "services.leadconnectorhq.com",
     )
+    # Inbound files GHL does not take are served by us through signed links for this long.
+    media_retention_days: int = 30
 
     @property
     def oauth_redirect_uri(self) -> str:
@@ -148,6 +151,10 @@ class Settings:
     @property
     def profiles_dir(self) -> Path:
         return self.data_dir / "profiles"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
 
     @property
     def cache_dir(self) -> Path:
@@ -344,6 +351,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         workflow_routing_tag_prefix=(
             _get(env, "WORKFLOW_ROUTING_TAG_PREFIX") or "whatsapp:"
         ).lower(),
+        media_retention_days=_int(env, "MEDIA_RETENTION_DAYS", 30, low=1, high=3650),
     )
 
 

@@ -23,6 +23,7 @@ from web import (
     api_messages,
     health,
     log_redaction,
+    media,
     metrics,
     outbound,
     page,
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes += [*outbound.routes, *api_messages.routes, *workflows.routes, *metrics.routes]
     routes += [*api_instances.routes, *ws.routes, *api_integrations.routes]
     routes += api_agency.routes
+    routes += media.routes
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

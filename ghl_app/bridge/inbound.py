@@ -22,6 +22,8 @@ from ghl_app import phones
 from ghl_app.bridge import _rows, media
 from ghl_app.bridge._errors import job_error
 from ghl_app.bridge.contacts import ensure_conversation, local_contact
+from ghl_app.bridge.media.attach import InboundMedia
+from ghl_app.bridge.media.links import MediaLinks
 from ghl_app.ghl.client import GhlClient
 from ghl_app.ghl.http import BudgetSpent, GhlApiError
 from ghl_app.jobs import JobQueue
@@ -52,6 +54,7 @@ class InboundBridge:
         client: GhlClient,
         sessions: SessionManager,
         provider_id: str,
+        media_links: MediaLinks,
     ) -> None:
         self._queue = queue
         self._client = client
@@ -60,6 +63,7 @@ class InboundBridge:
         # Called after a message is in GHL (the workflow trigger "message received"); a
         # listener that fails fails the job, which retries it (its effects are idempotent).
         self.synced_listeners: list[SyncedListener] = []
+        self._media = InboundMedia(client=client, sessions=sessions, links=media_links)
         queue.register(SYNC_TO_GHL, self._sync)
         queue.register(RENAME_IN_GHL, self._rename_in_ghl)
 
@@ -220,29 +224,5 @@ class InboundBridge:
     async def _attachments(
         self, message: _rows.SyncRow, contact_id: str, conversation_id: str
     ) -> tuple[list[str], str | None]:
-        info = message.media
-        if not info:
-            return [], None
-        if not info.get("supported", False):
-            return [], media.unsupported_note(info)
-        if (info.get("size") or 0) > media.MAX_INBOUND_BYTES:
-            return [], media.too_large_note(info)
-        assert message.instance_id is not None
-        engine = self._sessions.engine_for(message.instance_id)
-        if engine is None or not engine.running:
-            raise RetryableError("the WhatsApp session is not running: media download waits")
-        downloaded = await engine.download_media(message.wa_message_id or "")
-        if len(downloaded.data) > media.MAX_INBOUND_BYTES:
-            return [], media.too_large_note(info)
-        filename = (
-            downloaded.filename or info.get("filename") or media.default_name(downloaded.mimetype)
-        )
-        url = await self._client.upload_attachment(
-            message.location_id,
-            conversation_id=conversation_id,
-            contact_id=contact_id,
-            filename=filename,
-            data=downloaded.data,
-            content_type=downloaded.mimetype,
-        )
-        return [url], None
+        # Uploaded, converted or linked (media/attach.py): never a reason to lose the text.
+        return await self._media.attachments(message, contact_id, conversation_id)

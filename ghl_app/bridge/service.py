@@ -10,6 +10,7 @@ import httpx
 from connectors.events import Ack, EngineEvent, Message
 from ghl_app.bridge.acks import AckBridge
 from ghl_app.bridge.inbound import InboundBridge
+from ghl_app.bridge.media.links import MediaLinks
 from ghl_app.bridge.outbound import OutboundBridge
 from ghl_app.ghl.client import GhlClient
 from ghl_app.jobs import JobQueue
@@ -24,12 +25,17 @@ class Bridge:
         client: GhlClient,
         sessions: SessionManager,
         provider_id: str,
+        media_links: MediaLinks,
         routing_tag_prefix: str = "whatsapp:",
         attachment_hosts: tuple[str, ...] = (),
     ) -> None:
         self.http = httpx.AsyncClient(timeout=30)
         self.inbound = InboundBridge(
-            queue=queue, client=client, sessions=sessions, provider_id=provider_id
+            queue=queue,
+            client=client,
+            sessions=sessions,
+            provider_id=provider_id,
+            media_links=media_links,
         )
         self.outbound = OutboundBridge(
             queue=queue,

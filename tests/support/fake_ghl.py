@@ -48,6 +48,7 @@ from support.fake_ghl_guard import (
     RecordedCall,
 )
 from support.fake_ghl_oauth import OAuthFake
+from support.fake_ghl_upload import upload_refusal
 from support.fake_ghl_workflows import WorkflowFake
 
 __all__ = [
@@ -250,6 +251,10 @@ class FakeGhl(OAuthFake, WorkflowFake):
             return self._ok(call, {"statusCode": 400, "message": "fileAttachment missing"}, 400)
         data = await upload.read()
         await form.close()  # the upload's spooled temporary file
+        # GHL's type list and size limit, with the spec's 415/413 bodies (fake_ghl_upload.py).
+        refused = upload_refusal(upload.filename or "", upload.content_type or "", len(data))
+        if refused is not None:
+            return self._ok(call, refused[1], refused[0])
         url = f"{self.url}/files/{self._id('file-')}/{upload.filename}"
         self.uploads.append(
             {

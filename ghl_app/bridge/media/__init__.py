@@ -1,5 +1,9 @@
 """What the bridge does with media: which types travel, size limits, and the readable note left
-in the conversation when something cannot travel (never a silent drop)."""
+in the conversation when something cannot travel (never a silent drop).
+
+Inbound files go to GHL as uploads when GHL's list takes them (`ghl_upload`), converted first when
+a library does that well (`convert`), else as signed links we serve (`links`); `attach` decides.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ from typing import Any
 
 from connectors.events import Message as WaMessage
 
-# GHL's attachment upload limit for conversations is a few MB per file; WhatsApp allows up to
-# 2 GB documents. Past this we leave a note instead of failing the whole message.
-MAX_INBOUND_BYTES = 25 * 1024 * 1024
+# WhatsApp allows documents up to 2 GB, and the download travels through the browser page as
+# base64: past this we leave a note ("open it on the phone") instead of a link.
+MAX_INBOUND_BYTES = 100 * 1024 * 1024
 MAX_OUTBOUND_BYTES = 16 * 1024 * 1024
 
 SUPPORTED_TYPES = {"image", "video", "audio", "ptt", "document", "sticker"}

@@ -36,7 +36,9 @@ class Services:
         self.supervisor = TaskSupervisor()
         # The durable job queue: parts register their job kinds on it in their constructors.
         self.jobs = JobQueue(
-            lease_s=settings.job_lease_seconds, concurrency=settings.job_concurrency
+            lease_s=settings.job_lease_seconds,
+            concurrency=settings.job_concurrency,
+            per_location=settings.job_concurrency_per_location or None,
         )
         # GHL: one connection pool, limiter and token manager for the whole process.
         self.ghl_integration = GhlIntegration(settings, budget_wait_s=BUDGET_WAIT_S)

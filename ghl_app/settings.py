@@ -60,6 +60,8 @@ ENV_NAMES = (
     "WA_JS",
     "CHROMIUM_PATH",
     "MAX_SESSIONS",
+    "MAX_SESSIONS_PER_LOCATION",
+    "MAX_INSTANCES_PER_LOCATION",
     # Additions beyond the contract (documented in the README settings table).
     "RENDER_EXTERNAL_URL",
     "FRAME_ANCESTORS",
@@ -71,6 +73,7 @@ ENV_NAMES = (
     "CHROMIUM_ARGS",
     "JOB_LEASE_SECONDS",
     "JOB_CONCURRENCY",
+    "JOB_CONCURRENCY_PER_LOCATION",
     "GHL_PROVIDER_MODE",
     "GHL_WORKFLOW_TOKEN",
     "WORKFLOW_ROUTING_TAG_PREFIX",
@@ -110,6 +113,10 @@ class Settings:
     wa_js: str
     chromium_path: str | None
     max_sessions: int
+    # One location's share of MAX_SESSIONS, and how many numbers it may create (issue 14: one
+    # location created 300 and took every engine slot).
+    max_sessions_per_location: int = 0  # 0: a quarter of MAX_SESSIONS, at least 2
+    max_instances_per_location: int = 20
     frame_ancestors: tuple[str, ...] = ()
     log_level: str = "INFO"
     qr_timeout_seconds: float = 120.0
@@ -122,6 +129,8 @@ class Settings:
     # Jobs wait on GHL round trips (~100-300 ms), not on CPU: 8 handlers at 200 ms would cap a
     # process at 40 messages/s; 32 lets 20 busy locations each use their 10 requests/s.
     job_concurrency: int = 32
+    # At most this many of those run for one location at once (0: a quarter of them).
+    job_concurrency_per_location: int = 0
     # "extra": a custom provider next to SMS (needs GHL_CONVERSATION_PROVIDER_ID); "default":
     # the location's SMS provider replaced (GHL's SMS workflow actions and bulk actions work).
     ghl_provider_mode: str = "extra"
@@ -143,6 +152,13 @@ class Settings:
     )
     # Inbound files GHL does not take are served by us through signed links for this long.
     media_retention_days: int = 30
+
+    @property
+    def location_session_quota(self) -> int:
+        """Engines one location may run at once in this process."""
+        if self.max_sessions_per_location:
+            return min(self.max_sessions_per_location, self.max_sessions)
+        return min(self.max_sessions, max(2, self.max_sessions // 4))
 
     @property
     def oauth_redirect_uri(self) -> str:
@@ -331,6 +347,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         wa_js=wa_js,
         chromium_path=_chromium_path(env),
         max_sessions=_int(env, "MAX_SESSIONS", _max_sessions_default(), low=1, high=10_000),
+        max_sessions_per_location=_int(env, "MAX_SESSIONS_PER_LOCATION", 0, low=0, high=10_000),
+        max_instances_per_location=_int(env, "MAX_INSTANCES_PER_LOCATION", 20, low=1, high=10_000),
         frame_ancestors=frame_ancestors,
         log_level=log_level,
         qr_timeout_seconds=_float(env, "QR_TIMEOUT_SECONDS", 120.0, low=1.0),
@@ -341,6 +359,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         chromium_args=tuple((_get(env, "CHROMIUM_ARGS") or "").split()),
         job_lease_seconds=_float(env, "JOB_LEASE_SECONDS", 60.0, low=1.0),
         job_concurrency=_int(env, "JOB_CONCURRENCY", 32, low=1, high=512),
+        job_concurrency_per_location=_int(env, "JOB_CONCURRENCY_PER_LOCATION", 0, low=0, high=512),
         ghl_provider_mode=provider_mode,
         ghl_workflow_token=_get(env, "GHL_WORKFLOW_TOKEN") or "",
         metrics_token=_get(env, "METRICS_TOKEN") or "",

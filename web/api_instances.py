@@ -85,6 +85,13 @@ async def create_instance(request: Request) -> JSONResponse:
         raise AppError("not_installed", "The app is not installed on this location.", 403)
     if await Instance.exists(location_id=claims.location_id, name=name):
         raise _name_taken()
+    cap = request.app.state.settings.max_instances_per_location
+    if await Instance.filter(location_id=claims.location_id).count() >= cap:
+        raise AppError(
+            "max_instances",
+            f"This sub-account already has {cap} WhatsApp numbers. Delete one first.",
+            409,
+        )
     try:
         instance = await Instance.create(location_id=claims.location_id, name=name)
     except IntegrityError:

@@ -28,11 +28,20 @@ _RUNNING = JobStatus.RUNNING.value
 # (failed) and done jobs are not live: they block nothing. The grouping reads only live rows
 # (the status index), never the growing history of done jobs.
 #
+# No location may hold more than `per_location` running jobs (issue 14: 33 slow replies of one
+# location held all 32 slots and another location's text waited 10 minutes). The claimable heads
+# are ranked per location, oldest first, and a head is taken only while its rank plus what the
+# location already runs (on any worker) stays within the cap. Jobs with no location (maintenance)
+# are not capped.
+#
 # The candidates are picked once, in a materialised CTE: as `id IN (subquery)` Postgres may run a
-# LIMIT ... SKIP LOCKED subquery more than once and claim more rows than asked for.
+# LIMIT ... SKIP LOCKED subquery more than once and claim more rows than asked for. The window
+# function sits in its own CTE: Postgres allows no FOR UPDATE beside one.
 _CLAIM_SQL = """
-WITH picked AS MATERIALIZED (
-    SELECT j.id FROM jobs AS j
+WITH ranked AS MATERIALIZED (
+    SELECT j.id, j.location_id,
+        ROW_NUMBER() OVER (PARTITION BY j.location_id ORDER BY j.id) AS rank
+    FROM jobs AS j
     JOIN (
         SELECT MIN(id) AS id FROM jobs
         WHERE status IN (?, ?)
@@ -40,6 +49,17 @@ WITH picked AS MATERIALIZED (
         HAVING MAX(CASE WHEN status = ? THEN 1 ELSE 0 END) = 0
     ) AS head ON head.id = j.id
     WHERE j.status = ? AND j.run_after <= ? AND j.kind IN ({kinds})
+),
+busy AS MATERIALIZED (
+    SELECT location_id, COUNT(*) AS running FROM jobs
+    WHERE status = ? AND location_id IS NOT NULL
+    GROUP BY location_id
+),
+picked AS MATERIALIZED (
+    SELECT j.id FROM jobs AS j
+    JOIN ranked AS r ON r.id = j.id
+    LEFT JOIN busy AS b ON b.location_id = r.location_id
+    WHERE r.location_id IS NULL OR r.rank + COALESCE(b.running, 0) <= ?
     ORDER BY j.id
     LIMIT ?{lock}
 )
@@ -101,9 +121,16 @@ async def insert(
 
 
 async def claim(
-    *, worker_id: str, kinds: Sequence[str], limit: int, now: datetime, lease_until: datetime
+    *,
+    worker_id: str,
+    kinds: Sequence[str],
+    limit: int,
+    now: datetime,
+    lease_until: datetime,
+    per_location: int,
 ) -> list[Job]:
-    """Lease up to `limit` claimable jobs to `worker_id`, oldest first, attempts counted."""
+    """Lease up to `limit` claimable jobs to `worker_id`, oldest first, attempts counted, no
+    location above `per_location` running jobs."""
     if limit <= 0 or not kinds:
         return []
     db = connection()
@@ -111,7 +138,8 @@ async def claim(
     # Postgres: concurrent workers skip each other's candidate rows instead of queueing on them.
     lock = " FOR UPDATE OF j SKIP LOCKED" if dialect == "postgres" else ""
     sql = _CLAIM_SQL.format(kinds=", ".join("?" for _ in kinds), lock=lock)
-    values: list[Any] = [_QUEUED, _RUNNING, _RUNNING, _QUEUED, now, *kinds, limit]
+    values: list[Any] = [_QUEUED, _RUNNING, _RUNNING, _QUEUED, now, *kinds]
+    values += [_RUNNING, per_location, limit]
     values += [_RUNNING, worker_id, lease_until, now, _QUEUED]
     rows = await db.execute_query_dict(placeholders(sql, dialect), values)
     # The claimed rows come back with what a handler and the queue use: building them here saves

@@ -71,6 +71,7 @@ class JobQueue:
         *,
         worker_id: str | None = None,
         concurrency: int = 8,
+        per_location: int | None = None,
         lease_s: float = 60,
         poll_s: float = 0.5,
         base_backoff_s: float = 1.0,
@@ -82,6 +83,11 @@ class JobQueue:
             raise ValueError("lease_s and poll_s must be positive")
         self.worker_id = worker_id or _default_worker_id()
         self.concurrency = concurrency
+        # A location's share of the slots: one location's slow jobs (a trickling attachment, a
+        # slow GHL answer) wait on their own slots, never on everyone's (issue 14).
+        self.per_location = per_location or max(1, concurrency // 4)
+        if self.per_location < 1:
+            raise ValueError("per_location must be at least 1")
         self.lease_s = lease_s
         self.poll_s = poll_s
         self.base_backoff_s = base_backoff_s
@@ -265,6 +271,7 @@ class JobQueue:
             limit=free,
             now=now,
             lease_until=_store.lease_end(now, self.lease_s),
+            per_location=self.per_location,
         )
         for job in jobs:
             task = asyncio.create_task(self._run(job), name=f"job-{job.id}-{job.kind}")

@@ -204,6 +204,15 @@ class SessionManager(SessionBoot):
                 "sessions. Stop another instance, or raise MAX_SESSIONS.",
                 503,
             )
+        quota = self.settings.location_session_quota
+        running_here = [s for s in self._sessions.values() if s.location_id == instance.location_id]
+        if len(running_here) >= quota:
+            raise AppError(
+                "location_max_sessions",
+                f"This sub-account already runs its share of {quota} WhatsApp sessions on this "
+                "server. Stop one of its numbers first.",
+                409,
+            )
         session = Session(instance.id, instance.location_id, instance.status, linked=linked)
         self._sessions[instance.id] = session
         return session

@@ -199,3 +199,43 @@ async def test_a_lone_surrogate_in_a_name_is_a_422_not_a_500(app: RunningApp, au
         )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_name"
+
+
+async def test_a_location_cannot_create_more_than_its_cap_of_numbers(
+    app: RunningApp, auth: Auth
+) -> None:
+    # Issue 14, Medium 4: one location created 300 instances. The cap is per location.
+    async with app.client() as client:
+        for n in range(20):
+            await _create(client, auth("loc-a"), f"Number {n}")
+        refused = await client.post(
+            "/api/instances", json={"name": "One more"}, headers=auth("loc-a")
+        )
+        assert refused.status_code == 409
+        assert refused.json()["error"]["code"] == "max_instances"
+        assert (
+            await client.post("/api/instances", json={"name": "B"}, headers=auth("loc-b"))
+        ).status_code == 201
+    assert await Instance.filter(location_id="loc-a").count() == 20
+
+
+@pytest.mark.browser
+async def test_one_location_cannot_take_another_locations_session_slots(
+    app: RunningApp, auth: Auth
+) -> None:
+    # MAX_SESSIONS=4 here, so a location's share is 2: a third start of loc-a is refused with
+    # its own code, and loc-b still starts (before: loc-a took all 4, loc-b got max_sessions).
+    async with app.client() as client:
+        mine = [await _create(client, auth("loc-a"), f"A{n}") for n in range(3)]
+        for created in mine[:2]:
+            started = await client.post(
+                f"/api/instances/{created['id']}/start", headers=auth("loc-a")
+            )
+            assert started.status_code == 200
+        third = await client.post(f"/api/instances/{mine[2]['id']}/start", headers=auth("loc-a"))
+        assert third.status_code == 409
+        assert third.json()["error"]["code"] == "location_max_sessions"
+        theirs = await _create(client, auth("loc-b"), "B")
+        started = await client.post(f"/api/instances/{theirs['id']}/start", headers=auth("loc-b"))
+        assert started.status_code == 200
+    assert _sessions(app).session_counts()["running"] == 3

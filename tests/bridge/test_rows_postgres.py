@@ -101,12 +101,22 @@ async def test_a_message_is_stored_claimed_synced_and_done_on_postgres(pg: str) 
 
     now = datetime.now(UTC)
     [claimed] = await _store.claim(
-        worker_id="w", kinds=["sync"], limit=5, now=now, lease_until=now + timedelta(seconds=60)
+        worker_id="w",
+        kinds=["sync"],
+        limit=5,
+        now=now,
+        lease_until=now + timedelta(seconds=60),
+        per_location=8,
     )
     assert claimed.id == job.id and claimed.attempts == 1
     assert await _store.defer(job.id, lease_owner="w", run_after=now, now=now)
     [again] = await _store.claim(
-        worker_id="w", kinds=["sync"], limit=5, now=now, lease_until=now + timedelta(seconds=60)
+        worker_id="w",
+        kinds=["sync"],
+        limit=5,
+        now=now,
+        lease_until=now + timedelta(seconds=60),
+        per_location=8,
     )
     assert again.attempts == 1  # the deferral gave its attempt back
     await _rows.mark_synced(message_id, "ghl-1")
@@ -120,3 +130,30 @@ async def test_a_message_is_stored_claimed_synced_and_done_on_postgres(pg: str) 
     )
     assert (await Job.get(id=job.id)).status == JobStatus.DONE
     assert uuid.UUID(str(instance.id)) == synced.instance_id
+
+
+@pytest.mark.postgres
+async def test_no_location_claims_more_than_its_share_of_running_jobs_on_postgres(pg: str) -> None:
+    queue = JobQueue()
+    for key in range(5):
+        await queue.enqueue("sync", {}, ordering_key=f"slow-{key}", location_id="loc-slow")
+    await queue.enqueue("sync", {}, ordering_key="fast-0", location_id="loc-fast")
+    await queue.enqueue("sync", {}, ordering_key="upkeep", location_id=None)
+    now = datetime.now(UTC)
+
+    async def claim() -> list[str | None]:
+        jobs = await _store.claim(
+            worker_id="w",
+            kinds=["sync"],
+            limit=10,
+            now=now,
+            lease_until=now + timedelta(seconds=60),
+            per_location=2,
+        )
+        return sorted(job.location_id or "-" for job in jobs)
+
+    assert await claim() == ["-", "loc-fast", "loc-slow", "loc-slow"]
+    assert await claim() == []  # loc-slow already runs its two, on any worker
+    [running] = await Job.filter(location_id="loc-slow", status=JobStatus.RUNNING).limit(1)
+    assert await _store.complete([running.id], worker_id="w", now=now) == 1
+    assert await claim() == ["loc-slow"]

@@ -31,6 +31,9 @@ class PageClaims:
     # "location": the page of one sub-account (every /api/* and /ws); "agency": the agency
     # overview of a company's sub-accounts (/api/agency/* only, location_id empty).
     scope: str = "location"
+    # When it was issued: a token issued before its location's latest install is void, so an
+    # UNINSTALL (and a later reinstall) ends every earlier page at once (issue 14, Medium 7).
+    issued_at: int = 0
 
 
 def _key(app_secret: str) -> bytes:
@@ -58,16 +61,18 @@ def issue_token(
     ttl_s: int = DEFAULT_TTL_S,
     scope: str = "location",
 ) -> tuple[str, PageClaims]:
+    now = int(time.time())
     claims = PageClaims(
         location_id=location_id,
         user_id=user_id,
         company_id=company_id,
         role=role,
-        expires_at=int(time.time()) + ttl_s,
+        expires_at=now + ttl_s,
         user_name=user_name,
         email=email,
         locale=locale,
         scope=scope,
+        issued_at=now,
     )
     body = _b64(json.dumps(asdict(claims), separators=(",", ":")).encode())
     signature = _b64(hmac.new(_key(app_secret), body.encode(), hashlib.sha256).digest())
@@ -77,6 +82,8 @@ def issue_token(
 def verify_token(app_secret: str, token: str) -> PageClaims:
     """The token's claims, or `AppError` 401 `invalid_token` / `token_expired`."""
     body, _, signature = token.partition(".")
+    if not token.isascii():  # compare_digest raises on non-ASCII text: a 500 before
+        raise AppError("invalid_token", "This session token is not valid. Reopen the page.", 401)
     expected = _b64(hmac.new(_key(app_secret), body.encode(), hashlib.sha256).digest())
     if not body or not hmac.compare_digest(signature, expected):
         raise AppError("invalid_token", "This session token is not valid. Reopen the page.", 401)

@@ -162,10 +162,11 @@ async def authorised_location(user: GhlUser, requested: str | None) -> Location 
     installed location of their own company (the picker).
     """
     location_id = user.active_location
+    picked = False
     if requested and requested != location_id:
         if not user.is_agency:
             raise AppError("location_forbidden", "You can only open your own sub-account.", 403)
-        location_id = requested
+        location_id, picked = requested, True
     if location_id is None:
         return None
     location = await Location.get_or_none(location_id=location_id)
@@ -175,5 +176,10 @@ async def authorised_location(user: GhlUser, requested: str | None) -> Location 
             "Install it from the marketplace, then reopen this page."
         )
     if location.company_id and location.company_id != user.company_id:
+        raise AppError("location_forbidden", "This sub-account belongs to another agency.", 403)
+    if not location.company_id and picked:
+        # No company on record (an install that named none): only GHL's own word, the user's
+        # `activeLocation`, opens it; an agency user of any company could pick it otherwise
+        # (issue 14, Medium 5).
         raise AppError("location_forbidden", "This sub-account belongs to another agency.", 403)
     return location

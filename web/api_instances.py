@@ -19,7 +19,7 @@ from tortoise.exceptions import IntegrityError
 from ghl_app.errors import AppError
 from ghl_app.models import Instance, InstanceStatus, Location
 from ghl_app.sessions import SessionManager
-from web.auth import require_claims
+from web.auth import require_admin, require_claims
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ async def rename_instance(request: Request) -> JSONResponse:
 
 
 async def delete_instance(request: Request) -> Response:
-    claims = require_claims(request)
+    claims = require_admin(require_claims(request))
     await _sessions(request).delete(request.path_params["id"], location_id=claims.location_id)
     return Response(status_code=204)
 
@@ -160,7 +160,7 @@ async def stop_instance(request: Request) -> JSONResponse:
 
 
 async def logout_instance(request: Request) -> JSONResponse:
-    claims = require_claims(request)
+    claims = require_admin(require_claims(request))
     sessions = _sessions(request)
     instance = await sessions.logout(request.path_params["id"], location_id=claims.location_id)
     return JSONResponse(sessions.snapshot(instance))

@@ -34,6 +34,7 @@ from web import oauth as ghl_oauth
 from web import webhooks as ghl_webhooks
 from web.body_limit import BodyLimitMiddleware
 from web.errors import app_error_handler, http_error_handler, unexpected_error_handler
+from web.install_guard import InstalledGuard
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(page.SecurityHeadersMiddleware, settings=settings),
             Middleware(BodyLimitMiddleware),
+            Middleware(InstalledGuard, app_secret=settings.app_secret),
         ],
         exception_handlers={
             AppError: app_error_handler,

@@ -30,6 +30,14 @@ def require_claims(conn: HTTPConnection) -> PageClaims:
     return _scoped(verify_token(conn.app.state.settings.app_secret, token), "location")
 
 
+def require_admin(claims: PageClaims) -> PageClaims:
+    """Unlinking or deleting a number is for the sub-account's admins: GHL's SSO names the
+    user's `role` (admin | user) and a plain user gets 403 (issue 14: `role` was never read)."""
+    if claims.role != "admin":
+        raise AppError("admin_only", "Only an admin of this sub-account can do that.", 403)
+    return claims
+
+
 def require_agency_claims(conn: HTTPConnection) -> PageClaims:
     """An agency user's claims for `/api/agency/*`: scoped by `company_id`."""
     token = bearer_token(conn)

@@ -21,9 +21,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ghl_app.errors import AppError
 from ghl_app.events import InProcessEventBus, Subscription
+from ghl_app.installed import require_installed
 from ghl_app.page_tokens import PageClaims
 from ghl_app.sessions import SessionManager
-from web.auth import claims_from_query
+from web.auth import claims_from_query, require_admin
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ class _Client:
         elif op == "stop":
             await asyncio.shield(self.sessions.stop(instance.id, location_id=location_id))
         elif op == "logout":
+            require_admin(self.claims)
             await asyncio.shield(self.sessions.logout(instance.id, location_id=location_id))
 
     async def subscribe(self, instance_id: uuid.UUID) -> None:
@@ -193,6 +195,7 @@ class _Client:
 async def websocket_endpoint(websocket: WebSocket) -> None:
     try:
         claims = claims_from_query(websocket)
+        await require_installed(claims)
     except AppError as exc:
         await websocket.accept()
         await websocket.close(4401, exc.code)

@@ -9,7 +9,7 @@ import secrets
 from datetime import UTC, datetime
 
 from ghl_app.errors import AppError
-from ghl_app.models import ApiKey
+from ghl_app.models import ApiKey, Location
 
 PREFIX = "gwa_"
 MAX_KEYS_PER_LOCATION = 20
@@ -62,6 +62,9 @@ async def verify_key(text: str) -> ApiKey:
         raise refused
     if not hmac.compare_digest(row.secret_hash, _hash(secret)):
         raise refused
+    location = await Location.get_or_none(location_id=row.location_id)
+    if location is None or not location.is_installed:
+        raise refused  # keys die with the install (issue 14, Medium 7)
     now = datetime.now(UTC)
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
         await ApiKey.filter(id=row.id).update(last_used_at=now)  # at most once a minute

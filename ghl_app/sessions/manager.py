@@ -34,7 +34,7 @@ from connectors.events import (
     Revoked,
 )
 from ghl_app.errors import AppError
-from ghl_app.models import Instance
+from ghl_app.models import Instance, Location
 from ghl_app.sessions.boot import SessionBoot
 from ghl_app.sessions.core import MessageListener, S
 from ghl_app.sessions.qr import QrCode, qr_code
@@ -112,6 +112,11 @@ class SessionManager(SessionBoot):
         self, instance_id: str | uuid.UUID, *, location_id: str, phone: str | None = None
     ) -> StartResult:
         iid = (await self.get_instance(instance_id, location_id)).id
+        if not await Location.filter(
+            location_id=location_id, installed_at__isnull=False, uninstalled_at=None
+        ).exists():
+            # An open page or socket of a location that just uninstalled starts nothing.
+            raise AppError("uninstalled", "The app was uninstalled from this sub-account.", 409)
         async with self._locked(iid):
             instance = await self.get_instance(iid, location_id)
             session = self._sessions.get(iid)

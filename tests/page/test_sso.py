@@ -234,3 +234,23 @@ def test_page_tokens_expire(settings: Settings) -> None:
     with pytest.raises(AppError) as caught:
         verify_token(settings.app_secret, token.replace(token[-3:], "abc"))
     assert caught.value.code == "invalid_token"
+
+
+async def test_a_location_with_no_company_on_record_opens_only_through_ghls_active_location(
+    page_app: RunningApp, settings: Settings
+) -> None:
+    # Issue 14, Medium 5: an agency user of any company could pick a location whose row names
+    # no company. Only GHL's own `activeLocation` opens it now.
+    await install_location("loc-a")
+    await install_location("loc-orphan", company_id="")
+    picker = ghl_payload(settings, type="agency", activeLocation=None, companyId="any-agency")
+    inside = ghl_payload(settings, activeLocation="loc-orphan", companyId="its-agency")
+    async with page_app.client() as client:
+        picked = await client.post(
+            "/app/sso", json={"payload": picker, "location_id": "loc-orphan"}
+        )
+        opened = await client.post("/app/sso", json={"payload": inside})
+    assert picked.status_code == 403
+    assert picked.json()["error"]["code"] == "location_forbidden"
+    assert opened.status_code == 200
+    assert verify_token(settings.app_secret, opened.json()["token"]).location_id == "loc-orphan"

@@ -232,7 +232,9 @@ function actionButtons(id, instance) {
   }
   if (status === "starting" || status === "qr") buttons.push(button(t("action.cancel_connect"), "stop"));
   if (status === "connected") buttons.push(button(t("action.stop"), "stop"));
-  if (status === "connected" || status === "disconnected" || (instance.phone_number && status !== "logged_out")) {
+  // Unlinking and deleting are for the sub-account's admins (the server says 403 admin_only).
+  const admin = !state.user || state.user.role === "admin";
+  if (admin && (status === "connected" || status === "disconnected" || (instance.phone_number && status !== "logged_out"))) {
     buttons.push(button(t("action.logout"), "logout"));
   }
   const manage = [
@@ -244,7 +246,7 @@ function actionButtons(id, instance) {
       "aria-expanded": state.ui.get(id).journey ? "true" : "false",
     }),
     button(t("action.rename"), "rename", { class: "button small" }),
-    button(t("action.delete"), "delete", { class: "button small danger-outline" }),
+    admin ? button(t("action.delete"), "delete", { class: "button small danger-outline" }) : null,
   ];
   const busy = state.ui.get(id).busy;
   for (const b of [...buttons, ...manage.filter(Boolean)]) {

@@ -135,7 +135,7 @@ class AppMetrics:
             ("X-RateLimit-Daily-Remaining", "daily"),
         ):
             value = headers.get(header)
-            if value is not None and value.isdigit():
+            if value is not None and value.isascii() and value.isdigit():
                 self.ghl_remaining.labels(window).set(int(value))
 
     async def render(self) -> bytes:

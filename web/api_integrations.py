@@ -37,6 +37,7 @@ from ghl_app.integrations.events import EVENT_TYPES, event_topic
 from ghl_app.models import ApiKey, EventEndpoint, Instance, Message
 from web.api_messages import message_view
 from web.auth import bearer_token, require_claims
+from web.params import parse_id
 from web.webhooks import read_limited_body
 
 log = logging.getLogger(__name__)
@@ -112,10 +113,10 @@ async def create_key(request: Request) -> JSONResponse:
 
 async def revoke_key(request: Request) -> JSONResponse:
     location_id = _require_admin(request)
-    raw = request.path_params["id"]
-    if not raw.isdigit() or len(raw) > 12:
+    key_pk = parse_id(request.path_params["id"])
+    if key_pk is None:
         raise AppError("not_found", "No such API key.", 404)
-    row = await keys.revoke_key(location_id, int(raw))
+    row = await keys.revoke_key(location_id, key_pk)
     log.info("API key revoked", extra={"location_id": location_id})
     return JSONResponse({"key": keys.key_view(row)})
 
@@ -160,10 +161,10 @@ async def send_message(request: Request) -> JSONResponse:
 
 async def get_message(request: Request) -> JSONResponse:
     key = await _key(request)
-    raw = request.path_params["id"]
-    if not raw.isdigit() or len(raw) > 12:
+    message_id = parse_id(request.path_params["id"])
+    if message_id is None:
         raise AppError("not_found", "No such message.", 404)
-    message = await Message.get_or_none(id=int(raw), location_id=key.location_id)
+    message = await Message.get_or_none(id=message_id, location_id=key.location_id)
     if message is None:
         raise AppError("not_found", "No such message.", 404)
     return JSONResponse({"message": message_view(message)})
@@ -215,11 +216,11 @@ async def create_webhook(request: Request) -> JSONResponse:
 
 async def delete_webhook(request: Request) -> JSONResponse:
     key = await _key(request)
-    raw = request.path_params["id"]
-    if not raw.isdigit() or len(raw) > 12:
+    endpoint_id = parse_id(request.path_params["id"])
+    if endpoint_id is None:
         raise AppError("not_found", "No such webhook.", 404)
     updated = await EventEndpoint.filter(
-        id=int(raw), location_id=key.location_id, active=True
+        id=endpoint_id, location_id=key.location_id, active=True
     ).update(active=False)
     if not updated:
         raise AppError("not_found", "No such webhook.", 404)

@@ -25,6 +25,7 @@ from tortoise.transactions import in_transaction
 from ghl_app.errors import AppError
 from ghl_app.models import Instance, Job, Message, MessageStatus
 from web.auth import require_claims
+from web.params import parse_id
 
 
 def _iso(value: Any) -> str | None:
@@ -76,10 +77,10 @@ async def _instance(request: Request, location_id: str) -> Instance:
 
 
 def _limit(request: Request) -> int:
-    raw = request.query_params.get("limit", "50")
-    if not raw.isdigit():
+    limit = parse_id(request.query_params.get("limit", "50"))
+    if limit is None:
         raise AppError("bad_limit", "limit must be a whole number.", 400)
-    return max(1, min(int(raw), 500))
+    return max(1, min(limit, 500))
 
 
 async def list_messages(request: Request) -> JSONResponse:
@@ -110,10 +111,10 @@ async def list_jobs(request: Request) -> JSONResponse:
 
 async def retry_job(request: Request) -> JSONResponse:
     claims = require_claims(request)
-    raw = request.path_params["id"]
-    if not raw.isdigit():
+    job_id = parse_id(request.path_params["id"])
+    if job_id is None:
         raise AppError("job_not_found", "No such job in this location.", 404)
-    job = await request.app.state.services.jobs.retry(int(raw), location_id=claims.location_id)
+    job = await request.app.state.services.jobs.retry(job_id, location_id=claims.location_id)
     message_id = job.payload.get("message_id")
     if isinstance(message_id, int):
         # The message's journey shows it is on its way again.

@@ -13,6 +13,7 @@ from ghl_app.ghl.integration import GhlIntegration
 from ghl_app.ghl.webhooks import WebhookRejected
 from ghl_app.manifest import load_manifest
 from web.errors import error_response
+from web.params import parse_id
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,8 @@ MAX_BODY_BYTES = 1024 * 1024
 async def read_limited_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The raw body, refused (413) past `limit` without reading the rest into memory."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    size_declared = parse_id(declared) if declared is not None else None
+    if size_declared is not None and size_declared > limit:
         raise WebhookRejected(413, "too_large", "the body is larger than 1 MiB")
     chunks: list[bytes] = []
     size = 0

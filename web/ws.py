@@ -53,8 +53,11 @@ class _Client:
         self._limited_told = False
 
     async def send(self, message: dict[str, Any]) -> None:
+        # ASCII-escaped: a lone surrogate echoed from a client's frame cannot be encoded as
+        # UTF-8, and send_json's failure silently ended the socket's answers (issue 14, Low 9).
+        text = json.dumps(message, separators=(",", ":"))
         async with self._send_lock:
-            await self.websocket.send_json(message)
+            await self.websocket.send_text(text)
 
     async def error(self, instance_id: Any, code: str, message: str) -> None:
         await self.send(
@@ -169,7 +172,7 @@ class _Client:
             return False
         try:
             frame = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: an over-nested frame
             await self.error(None, "invalid_json", "The frame is not valid JSON.")
             return True
         if not isinstance(frame, dict) or frame.get("op") not in _OPS:

@@ -44,7 +44,7 @@ class Route:
 
 
 def _variants(raw: str) -> set[str]:
-    digits = "".join(ch for ch in raw if ch.isdigit())
+    digits = "".join(ch for ch in raw if ch.isascii() and ch.isdigit())
     e164 = phones.to_e164("+" + digits) if digits else None
     # Brazil's 9th digit: a tag written with or without it names the same number.
     return set(phones.lookup_variants(e164)) if e164 else set()

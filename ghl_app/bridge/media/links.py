@@ -139,7 +139,12 @@ class MediaLinks:
         """The file a link names, or AppError: 403 without a valid token for this location and
         file, 404 when the file is gone (expired, cleaned up, never existed)."""
         expires_raw, _, signature = token.partition(".")
-        if not (_SAFE_ID.match(location_id) and _SAFE_ID.match(file_id) and expires_raw.isdigit()):
+        if not (
+            _SAFE_ID.match(location_id)
+            and _SAFE_ID.match(file_id)
+            and expires_raw.isascii()
+            and expires_raw.isdigit()
+        ):
             raise AppError("invalid_media_token", "This link is not valid.", 403)
         expected = self._signature(location_id, file_id, int(expires_raw))
         if not hmac.compare_digest(signature, expected):

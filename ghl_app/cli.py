@@ -64,6 +64,8 @@ def serve(settings: Settings) -> int:
         timeout_keep_alive=5,
         log_config=None,
         ws="websockets-sansio",
+        # A whole request within 30 s of its first byte (uvicorn has no such limit).
+        http="ghl_app.serving:DeadlineH11Protocol",
         timeout_graceful_shutdown=20,
         lifespan="on",
     )

@@ -12,12 +12,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
+from tortoise.exceptions import IntegrityError
 
 from ghl_app.crypto import SignatureError
 from ghl_app.ghl.http import GhlApiError
 from ghl_app.ghl.integration import GhlIntegration
 from ghl_app.ghl.oauth import STATE_TTL_SECONDS, install_url, state_signer
 from ghl_app.manifest import load_manifest
+from ghl_app.models import WebhookReceipt
 from ghl_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,12 +58,20 @@ async def oauth_callback(request: Request) -> Response:
         log.info("install not completed: consent denied (%s)", params.get("error") or "no code")
         return _page(request, "denied", 400)
     # GHL may not echo `state` (ghl-api.md): its absence is accepted, a bad one is not.
+    # A state we issued is good once (issue 14: it could be reused): its nonce is recorded.
     state = params.get("state")
     if state:
         try:
-            state_signer(settings).verify(state)
-        except SignatureError as exc:
+            nonce = str(state_signer(settings).verify(state).get("n", ""))
+        except (SignatureError, ValueError, TypeError) as exc:
             log.warning("install callback refused: state %s", exc)
+            return _page(request, "bad_state", 400)
+        try:
+            await WebhookReceipt.create(
+                webhook_id=f"oauth-state:{nonce}"[:128], kind="oauth_state", payload={}
+            )
+        except IntegrityError:
+            log.warning("install callback refused: state already used")
             return _page(request, "bad_state", 400)
     try:
         result = await ghl.installs.complete_oauth(code)

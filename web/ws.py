@@ -14,6 +14,7 @@ import json
 import logging
 import time
 import uuid
+from collections import Counter
 from typing import Any
 
 from starlette.routing import WebSocketRoute
@@ -36,6 +37,39 @@ _BUCKET_SIZE = 20.0
 _REFILL_PER_S = 5.0
 _QUEUE_SIZE = 32
 _OPS = ("subscribe", "unsubscribe", "start", "stop", "logout")
+# Open sockets per page token and per location (issue 14: 500 sockets of one token were all
+# accepted). A page uses one; a few tabs of one user, or a team's tabs, stay far below these.
+MAX_SOCKETS_PER_TOKEN = 10
+MAX_SOCKETS_PER_LOCATION = 100
+
+
+class _SocketCount:
+    """Open sockets of this process, counted per token and per location."""
+
+    def __init__(self) -> None:
+        self.per_token: Counter[str] = Counter()
+        self.per_location: Counter[str] = Counter()
+
+    @staticmethod
+    def token_key(claims: PageClaims) -> str:
+        return f"{claims.location_id}|{claims.user_id}|{claims.issued_at}|{claims.expires_at}"
+
+    def admit(self, claims: PageClaims) -> bool:
+        token = self.token_key(claims)
+        if (
+            self.per_token[token] >= MAX_SOCKETS_PER_TOKEN
+            or self.per_location[claims.location_id] >= MAX_SOCKETS_PER_LOCATION
+        ):
+            return False
+        self.per_token[token] += 1
+        self.per_location[claims.location_id] += 1
+        return True
+
+    def release(self, claims: PageClaims) -> None:
+        self.per_token[self.token_key(claims)] -= 1
+        self.per_location[claims.location_id] -= 1
+        self.per_token += Counter()  # drops the zeros
+        self.per_location += Counter()
 
 
 class _Client:
@@ -203,7 +237,14 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await websocket.accept()
         await websocket.close(4401, exc.code)
         return
+    counts: _SocketCount | None = getattr(websocket.app.state, "ws_sockets", None)
+    if counts is None:
+        counts = websocket.app.state.ws_sockets = _SocketCount()
     await websocket.accept()
+    if not counts.admit(claims):
+        log.info("socket refused: too many open", extra={"location_id": claims.location_id})
+        await websocket.close(4429, "too many open sockets")
+        return
     client = _Client(websocket, claims)
     worker = asyncio.create_task(client.run_ops(), name="ws-ops")
     try:
@@ -216,6 +257,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await worker
         client.close_all()
+        counts.release(claims)
 
 
 routes = [WebSocketRoute("/ws", websocket_endpoint)]

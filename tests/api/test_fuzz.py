@@ -5,6 +5,7 @@ Everything goes to the app on 127.0.0.1; nothing it is fed points anywhere else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
@@ -207,3 +208,25 @@ async def test_an_oversized_frame_is_refused_by_the_server_before_it_is_buffered
             async with asyncio.timeout(10):
                 await ws.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+async def test_one_token_cannot_hold_more_than_its_share_of_sockets(
+    app: RunningApp, settings: Settings
+) -> None:
+    page, _ = issue_token(
+        settings.app_secret, location_id="loc-a", user_id="u", company_id="company-1", role="admin"
+    )
+    url = f"{app.ws_url}/ws?token={page}"
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(10):
+            await stack.enter_async_context(connect(url))
+        async with connect(url) as extra:
+            with pytest.raises(ConnectionClosed) as closed:
+                async with asyncio.timeout(10):
+                    await extra.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4429
+    # Closed sockets give their places back.
+    async with connect(url) as again:
+        await again.send(json.dumps({"op": "subscribe", "instance_id": "nope"}))
+        async with asyncio.timeout(10):
+            assert json.loads(await again.recv())["type"] == "error"

@@ -123,7 +123,10 @@ async def test_reused_code_shows_invalid_code_page_and_keeps_the_first_install_i
         before = await Location.get(location_id="loc-A")
         async with running.client() as browser:
             again = await browser.get(callback_url.removeprefix(running.url))
-        assert again.status_code == 400 and 'data-outcome="invalid_code"' in again.text
+        # The callback URL carries our state, spent by the first install: refused before GHL
+        # sees the (also spent) code again.
+        assert again.status_code == 400 and 'data-outcome="bad_state"' in again.text
+        assert len(fake_ghl.calls_to("/oauth/token")) == 1
         after = await Location.get(location_id="loc-A")
     assert after.access_token_enc == before.access_token_enc
 
@@ -173,3 +176,24 @@ async def test_callback_without_state_is_accepted_because_ghl_may_not_echo_it(
         page = await client.get("/oauth/callback", params={"code": code})
         assert page.status_code == 200
         assert await Location.filter(location_id="loc-A").exists()
+
+
+async def test_a_state_we_issued_is_good_once(
+    data_dir: Path, fake_ghl: FakeGhl, webhook_keys: WebhookKeys
+) -> None:
+    # Issue 14, Low 11: a state could be reused. GHL may not echo it (ghl-api.md), so its
+    # absence stays accepted; one we issued opens one callback only.
+    settings, port = await start_app(data_dir, fake_ghl, webhook_keys)
+    async with run_app(create_app(settings), port=port) as running, running.client() as client:
+        state = parse_qs(urlsplit((await client.get("/oauth/install")).headers["location"]).query)[
+            "state"
+        ][0]
+        first = fake_ghl.issue_code(Grant("Location", "co-A", "loc-A"))
+        page = await client.get("/oauth/callback", params={"code": first, "state": state})
+        assert page.status_code == 200
+        second = fake_ghl.issue_code(Grant("Location", "co-A", "loc-B"))
+        again = await client.get("/oauth/callback", params={"code": second, "state": state})
+        assert again.status_code == 400 and 'data-outcome="bad_state"' in again.text
+        odd = await client.get("/oauth/callback", params={"code": second, "state": "é.☃"})
+        assert odd.status_code == 400
+        assert not await Location.filter(location_id="loc-B").exists()

@@ -25,6 +25,7 @@ from web import (
     log_redaction,
     media,
     metrics,
+    openapi,
     outbound,
     page,
     workflows,
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes += [*api_instances.routes, *ws.routes, *api_integrations.routes]
     routes += api_agency.routes
     routes += media.routes
+    routes += openapi.routes
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -50,8 +50,13 @@ async def _status(client, instance_id: str) -> bool:  # type: ignore[no-untyped-
 
 
 async def test_journey_and_jobs_of_another_location_answer_404(bridged: Bridged) -> None:
+    from datetime import UTC, datetime
+
+    from ghl_app.models import Location
     from ghl_app.page_tokens import issue_token
 
+    # Another installed location (a token of a location not installed is refused outright).
+    await Location.create(location_id="loc-other", installed_at=datetime.now(UTC))
     other, _ = issue_token(
         bridged.settings.app_secret,
         location_id="loc-other",

@@ -23,15 +23,20 @@ async def test_server_restart_reconnects_resubscribes_and_resyncs(
     port = free_port()
     ghl_parent.src = f"http://127.0.0.1:{port}/app"
     ghl_parent.payload = encrypt_like_ghl(framed_settings.ghl_shared_secret, user_context())
-    token, _ = issue_token(
-        framed_settings.app_secret, location_id="loc-a", user_id="u", company_id="c", role="admin"
-    )
-    auth = {"authorization": f"Bearer {token}"}
     page = await browser.new_page(locale="en-US")
     frame = page.frame_locator("#ghl-app")
 
     async with run_app(create_app(framed_settings), port=port) as running:
         await install_location("loc-a")
+        # Issued after the install: a token older than its location's install is void.
+        token, _ = issue_token(
+            framed_settings.app_secret,
+            location_id="loc-a",
+            user_id="u",
+            company_id="c",
+            role="admin",
+        )
+        auth = {"authorization": f"Bearer {token}"}
         await page.goto(ghl_parent.url)
         await frame.get_by_label("Name for a new number").fill("Vendas")
         await frame.get_by_role("button", name="Add number").click()

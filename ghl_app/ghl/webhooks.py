@@ -15,6 +15,7 @@ import binascii
 import inspect
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -146,8 +147,13 @@ def parse_timestamp(value: object) -> datetime | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
+        if not math.isfinite(value) or abs(value) > 1e14:  # NaN, infinity, past year 5000 (ms)
+            return None
         seconds = value / 1000 if value > 1e11 else value  # milliseconds or seconds
-        return datetime.fromtimestamp(seconds, UTC)
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
     if isinstance(value, str) and value:
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -169,7 +175,7 @@ def check_fresh(payload: Mapping[str, Any], *, now: datetime | None = None) -> N
 @dataclass(frozen=True)
 class WebhookOutcome:
     status: int
-    result: str  # "handled", "duplicate", "ignored"
+    result: str  # "handled", "ignored"
 
 
 class AppWebhookHandler:
@@ -209,6 +215,13 @@ class AppWebhookHandler:
             raise WebhookRejected(400, "missing_field", "the webhook has no webhookId")
         location_id = payload.get("locationId") or None
         company_id = payload.get("companyId") or None
+        # Over-long ids could not be stored and were answered 429, which GHL retries for ever
+        # (issue 14, Low 8): they are malformed, a 400.
+        if len(webhook_id) > 128 or any(
+            value is not None and (not isinstance(value, str) or len(value) > 64)
+            for value in (location_id, company_id)
+        ):
+            raise WebhookRejected(400, "bad_field", "an id in the webhook is malformed")
         if location_id is None and company_id is None:
             raise WebhookRejected(400, "missing_field", f"{kind} names no location or company")
         return await self._apply(str(kind), webhook_id, payload, location_id, company_id)
@@ -241,8 +254,10 @@ class AppWebhookHandler:
                 await receipt.save(using_db=conn, update_fields=["handled_at"])
         except IntegrityError:
             if await WebhookReceipt.exists(webhook_id=webhook_id):
-                log.info("GHL %s webhook repeated, already done", kind, extra=context)
-                return WebhookOutcome(200, "duplicate")
+                # The contract: a replay gets 401 and changes nothing. GHL retries only after a
+                # 429, and a 429 means nothing was stored, so its retry is never taken for one.
+                log.info("GHL %s webhook replayed: refused", kind, extra=context)
+                raise WebhookRejected(401, "replayed", "already received") from None
             log.exception("GHL %s webhook not stored", kind, extra=context)
             raise WebhookRejected(429, "not_stored", "could not store the webhook") from None
         except Exception:

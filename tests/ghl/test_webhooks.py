@@ -108,7 +108,7 @@ async def test_install_webhook_after_oauth_keeps_the_tokens(
     assert after.access_token_enc == before.access_token_enc is not None
 
 
-async def test_replayed_webhook_is_answered_200_and_applied_once(
+async def test_replayed_webhook_is_answered_401_and_applied_once(
     app: RunningApp, settings: Settings, webhook_keys: WebhookKeys, fake_ghl: FakeGhl
 ) -> None:
     await seed_location(fake_ghl, settings)
@@ -116,7 +116,8 @@ async def test_replayed_webhook_is_answered_200_and_applied_once(
     assert await post(app, body, ed_sign(webhook_keys, body)) == (200, {"result": "handled"})
     # Reinstalled meanwhile: a replay of the old UNINSTALL must not undo it.
     await Location.filter(location_id="loc-1").update(uninstalled_at=None)
-    assert await post(app, body, ed_sign(webhook_keys, body)) == (200, {"result": "duplicate"})
+    status, answer = await post(app, body, ed_sign(webhook_keys, body))
+    assert status == 401 and answer["error"]["code"] == "replayed"  # docs/contract.md
     assert await WebhookReceipt.all().count() == 1
     assert (await Location.get(location_id="loc-1")).uninstalled_at is None
 
@@ -220,7 +221,15 @@ async def test_bad_input_gets_a_clear_4xx_one_log_line_and_nothing_stored(
     huge = json.dumps({**event(settings), "pad": "x" * (1024 * 1024)}).encode()
     no_id = json.dumps(event(settings, webhookId=None)).encode()
     no_target = json.dumps(event(settings, locationId=None, companyId=None)).encode()
+    long_id = json.dumps(event(settings, webhookId="w" * 500)).encode()
+    long_location = json.dumps(event(settings, locationId="l" * 500)).encode()
+    nan_time = json.dumps(event(settings))[:-1].encode() + b', "timestamp": NaN}'
+    huge_time = json.dumps(event(settings, timestamp=10**30)).encode()
     cases = [
+        (long_id, ed_sign(webhook_keys, long_id), "application/json", 400),
+        (long_location, ed_sign(webhook_keys, long_location), "application/json", 400),
+        (nan_time, ed_sign(webhook_keys, nan_time), "application/json", 401),
+        (huge_time, ed_sign(webhook_keys, huge_time), "application/json", 401),
         (malformed, ed_sign(webhook_keys, malformed), "application/json", 400),
         (good, ed_sign(webhook_keys, good), "text/plain", 415),
         (huge, ed_sign(webhook_keys, huge), "application/json", 413),

@@ -76,6 +76,10 @@ async def _add_init_scripts(context: BrowserContext, config: PlaywrightConfig) -
         "deviceName": config.device_name,
         "disableGoogleAnalytics": True,
         "poweredBy": config.device_name,
+        # wa-js fetches link previews through three third-party servers unless this is set
+        # (util/linkPreview.ts; an empty list is truthy there and turns them off): no URL our
+        # users type leaves for a server we did not choose.
+        "linkPreviewApiServers": [],
     }
 
     async def wa_js() -> None:

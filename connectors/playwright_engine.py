@@ -292,8 +292,7 @@ class PlaywrightEngine:
             raise EngineError("wa_error", f"{name}: {exc.message}") from exc
 
     async def send_text(self, chat_id: str, text: str, *, message_id: str) -> SentMessage:
-        result = await self._command("sendText", chat_id, text, message_id)
-        return SentMessage(id=str(result["id"]), serialized_id=str(result["serialized_id"]))
+        return _sent(await self._command("sendText", chat_id, text, message_id))
 
     async def send_file(
         self,
@@ -312,8 +311,7 @@ class PlaywrightEngine:
             "caption": caption,
             "messageId": message_id,
         }
-        result = await self._command("sendFile", chat_id, data_url, options)
-        return SentMessage(id=str(result["id"]), serialized_id=str(result["serialized_id"]))
+        return _sent(await self._command("sendFile", chat_id, data_url, options))
 
     async def download_media(self, message_id: str) -> Media:
         serialized, filename = self._memory.media_for(message_id)
@@ -357,3 +355,10 @@ if TYPE_CHECKING:
 
     def _implements_engine(engine: PlaywrightEngine) -> Engine:
         return engine  # mypy proves PlaywrightEngine satisfies the Engine protocol
+
+
+def _sent(result: dict[str, Any]) -> SentMessage:
+    """The bridge's send answer; a wa-js `ERROR_*` send result is a send that did not happen."""
+    if result.get("error"):
+        raise EngineError("send_failed", f"WhatsApp did not send it ({result['error']})")
+    return SentMessage(id=str(result["id"]), serialized_id=str(result["serialized_id"]))

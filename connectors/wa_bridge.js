@@ -223,14 +223,27 @@
     return `true_${str(chat.id)}_${messageId}`;
   };
 
+  // wa-js's send result (chat/functions/sendRawMessage.ts, enums/SendMsgResult.ts):
+  // `sendMsgResult` is `{messageSendResult: 'OK' | 'ERROR_NETWORK' | 'ERROR_EXPIRED' |
+  // 'ERROR_CANCELLED' | 'ERROR_UPLOAD' | 'ERROR_UNKNOWN'}` or null. An ERROR_* is a send that
+  // did not happen, whatever the id says.
   const sent = (result, messageId) => {
     const serialized = str(result.id);
-    return { id: key(serialized).id || messageId, serialized_id: serialized };
+    const outcome = result.sendMsgResult && result.sendMsgResult.messageSendResult;
+    const failed = typeof outcome === 'string' && outcome.startsWith('ERROR') ? outcome : null;
+    return { id: key(serialized).id || messageId, serialized_id: serialized, error: failed };
   };
+
+  // wa-js's defaults (chat/defaultSendMessageOptions.ts) suit a phone, not a CRM: markIsRead
+  // marks the chat read on the phone before every send, linkPreview fetches every URL through
+  // wa-js's third-party preview servers (util/linkPreview.ts), detectMentioned turns "@all" into
+  // a mention of everyone (prepareRawMessage.ts). Every send turns them off.
+  const SEND_OPTIONS = { linkPreview: false, markIsRead: false, detectMentioned: false };
 
   window.__waCommands = {
     async sendText(chatId, text, messageId) {
       const result = await WPP.chat.sendTextMessage(chatId, text, {
+        ...SEND_OPTIONS,
         createChat: true,
         messageId: await reservedKey(chatId, messageId),
       });
@@ -238,6 +251,7 @@
     },
     async sendFile(chatId, dataUrl, opts) {
       const result = await WPP.chat.sendFileMessage(chatId, dataUrl, {
+        ...SEND_OPTIONS,
         type: fileType(opts.mimetype),
         caption: opts.caption || undefined,
         filename: opts.filename,

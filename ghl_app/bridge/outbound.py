@@ -208,6 +208,11 @@ class OutboundBridge:
             await self._fail(message, str(exc))
             raise
         except RetryableError as exc:
+            if job.attempts >= job.max_attempts:
+                # The last attempt: GHL hears it failed, with the reason, instead of a reply
+                # left pending for ever.
+                await self._fail(message, str(exc))
+                raise PermanentError(str(exc)) from exc
             await Message.filter(id=message.id).update(error=str(exc)[:500])
             raise
         await Message.filter(id=message.id).update(status=MessageStatus.SENT, error=None)
@@ -292,7 +297,7 @@ class OutboundBridge:
                     message_id=file_id,
                 )
         except EngineError as exc:
-            if exc.code in ("not_running", "wa_timeout"):
+            if exc.code in ("not_running", "wa_timeout", "send_failed"):
                 raise RetryableError(f"WhatsApp send failed: {exc}") from exc
             raise PermanentError(f"WhatsApp refused the message: {exc}") from exc
 

@@ -221,6 +221,15 @@ class FakeWhatsApp:
         result: list[dict[str, Any]] = await self._call("sent")
         return result
 
+    async def fail_sends(self, *results: str) -> None:
+        """The next sends get these wa-js send results (e.g. "ERROR_NETWORK") instead of OK."""
+        await self._call("failSends", list(results))
+
+    async def read_chats(self) -> list[str]:
+        """Chats a send marked read on the phone (wa-js's markIsRead default)."""
+        result: list[str] = await self._call("readChats")
+        return result
+
     async def known_numbers(self, mapping: dict[str, dict[str, Any]]) -> None:
         await self._call("knownNumbers", mapping)
 

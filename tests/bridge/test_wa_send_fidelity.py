@@ -1,0 +1,78 @@
+"""Sends as wa-js 4.6.0 really does them (issue 12; audit findings 3 and 8): the send options a
+CRM needs instead of wa-js's phone defaults, and the send result read, not assumed OK. The app
+over HTTP, the fixture page in real Chromium (fake-wpp.js models wa-js's defaults and results),
+the fake GHL, a real SQLite file."""
+
+from __future__ import annotations
+
+from bridge.conftest import Bridged, wait_for
+
+from ghl_app.models import Job, Message, MessageStatus
+
+
+async def _contact(bridged: Bridged) -> str:
+    await bridged.phone().deliver(**{"from": "5511912345678", "body": "oi", "notifyName": "Ana"})
+    await wait_for(lambda: len(bridged.inbound_calls()) == 1)
+    return str(bridged.inbound_calls()[0]["contactId"])
+
+
+async def _jobs_of(message_id: int) -> list[Job]:
+    jobs = await Job.filter(kind="ghl_to_wa")
+    return [job for job in jobs if job.payload.get("message_id") == message_id]
+
+
+async def _sent_with(bridged: Bridged, text: str) -> dict[str, object]:
+    async def reached() -> bool:
+        return any(s["body"] == text for s in await bridged.phone().sent())
+
+    await wait_for(reached)
+    return next(s for s in await bridged.phone().sent() if s["body"] == text)
+
+
+async def test_a_url_goes_out_without_link_preview_the_chat_unread_and_no_mentions(
+    bridged: Bridged,
+) -> None:
+    contact_id = await _contact(bridged)
+    text = "@all see https://example.com/pricing?ref=crm"
+    _ghl_id, status = await bridged.reply_from_ghl(contact_id, text)
+    assert status == 200
+    sent = await _sent_with(bridged, text)
+    assert sent["options"] == {"linkPreview": False, "markIsRead": False, "detectMentioned": False}
+    assert sent["previewed_via"] == []  # no third-party preview server saw the URL
+    assert await bridged.phone().read_chats() == []  # the phone's chat was not marked read
+
+
+async def test_a_send_wa_js_reports_as_error_network_is_retried_and_arrives_once(
+    bridged: Bridged,
+) -> None:
+    contact_id = await _contact(bridged)
+    await bridged.phone().fail_sends("ERROR_NETWORK", "ERROR_NETWORK")
+    ghl_id, _ = await bridged.reply_from_ghl(contact_id, "chegou?")
+    sent = await _sent_with(bridged, "chegou?")
+    assert [s["body"] for s in await bridged.phone().sent()].count("chegou?") == 1
+    row = await Message.get(ghl_message_id=ghl_id)
+    assert row.status is MessageStatus.SENT and row.wa_message_id == sent["id"]
+    [job] = await _jobs_of(row.id)
+    assert job.attempts == 3  # two ERROR_NETWORK, then sent
+
+
+async def test_a_send_that_keeps_failing_ends_as_failed_in_ghl_with_the_reason(
+    bridged: Bridged,
+) -> None:
+    contact_id = await _contact(bridged)
+    await bridged.phone().fail_sends(*["ERROR_EXPIRED"] * 20)
+    ghl_id, _ = await bridged.reply_from_ghl(contact_id, "vai falhar")
+
+    async def first_attempt_failed() -> bool:
+        row = await Message.get(ghl_message_id=ghl_id)
+        return bool(row.error)
+
+    await wait_for(first_attempt_failed)
+    # Two attempts in all, so the test need not wait out eight backoffs.
+    row = await Message.get(ghl_message_id=ghl_id)
+    [job] = await _jobs_of(row.id)
+    await Job.filter(id=job.id).update(max_attempts=2)
+    await wait_for(lambda: bridged.fake.messages[ghl_id].get("status") == "failed")
+    assert "ERROR_EXPIRED" in str(bridged.fake.messages[ghl_id].get("error"))
+    assert (await Message.get(ghl_message_id=ghl_id)).status is MessageStatus.FAILED
+    assert not [s for s in await bridged.phone().sent() if s["body"] == "vai falhar"]

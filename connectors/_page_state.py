@@ -73,7 +73,7 @@ def translate(
     if kind == "message":
         message = _page_events.message_event(instance_id, data["message"])
         if not _remember(memory.seen, message.serialized_id, None):
-            return None  # a ciphertext message fires chat.new_message twice
+            return None  # a message fired twice (wa-js re-emits; the bridge skips ciphertext)
         if message.mimetype is not None:
             entry = (message.serialized_id, message.filename)
             _remember(memory.media, message.id, entry)
@@ -83,6 +83,15 @@ def translate(
         return _page_events.ack_event(instance_id, data)
     if kind == "revoked":
         return _page_events.revoked_event(instance_id, data)
+    if kind == "ignored":
+        # A notification or system message (group changes, security codes, call logs): not
+        # something a person wrote, so not posted to GHL.
+        log.info(
+            "whatsapp %s message ignored",
+            str(data.get("type"))[:40],
+            extra={"instance_id": instance_id},
+        )
+        return None
     if kind == "error":
         log.warning("page listener failed", extra={"instance_id": instance_id, "detail": data})
     elif kind == "qr_idle":

@@ -112,6 +112,51 @@
     return null;
   };
 
+  // wa-js fires chat.new_message on the MsgStore add, with `type: 'ciphertext'` while the
+  // message is still encrypted, and again once it is decrypted (chat/events/
+  // registerNewMessageEvent.ts: 'add' then 'change:type'). The first is not a message: wait for
+  // the second; after CIPHERTEXT_WAIT_MS without it, one "could not decrypt" message instead
+  // (whatsapp-web.js waits 15 s the same way).
+  const cipherWaits = new Map();
+  const cipherWaitMs = () => window.__waBridgeCiphertextWaitMs || 15000;
+  // Notification and system types are not messages a person wrote (enums/MSG_TYPE.ts; WPPConnect
+  // drops `isNotification` ones): told to the engine as ignored, never posted to GHL.
+  const NOT_MESSAGES = new Set([
+    'e2e_notification',
+    'notification',
+    'notification_template',
+    'gp2',
+    'broadcast_notification',
+    'call_log',
+    'protocol',
+    'revoked',
+    'debug',
+    'newsletter_notification',
+  ]);
+  const onNewMessage = (msg) => {
+    const serialized = key(msg.id).serialized;
+    if (msg.type === 'ciphertext') {
+      if (cipherWaits.has(serialized)) return;
+      const timer = setTimeout(() => {
+        cipherWaits.delete(serialized);
+        if (msg.type !== 'ciphertext') return; // decrypted meanwhile: its own emission came
+        emit('message', { message: { ...serializeMsg(msg), type: 'undecryptable' } });
+      }, cipherWaitMs());
+      cipherWaits.set(serialized, timer);
+      return;
+    }
+    const waiting = cipherWaits.get(serialized);
+    if (waiting !== undefined) {
+      clearTimeout(waiting);
+      cipherWaits.delete(serialized);
+    }
+    if (msg.isNotification || NOT_MESSAGES.has(msg.type)) {
+      emit('ignored', { id: key(msg.id).id, chat_id: str(msg.from), type: msg.type || 'unknown' });
+      return;
+    }
+    emit('message', { message: serializeMsg(msg) });
+  };
+
   const serializeMsg = (msg) => {
     const k = key(msg.id);
     const chatId = k.remote || (k.fromMe ? str(msg.to) : str(msg.from));
@@ -194,7 +239,7 @@
       connectedSent = false;
       emit('logged_out', { reason: 'require_auth' });
     });
-    on('chat.new_message', (msg) => emit('message', { message: serializeMsg(msg) }));
+    on('chat.new_message', (msg) => onNewMessage(msg));
     on('chat.msg_ack_change', (ev) =>
       emit('ack', {
         ack: ev.ack,

@@ -39,6 +39,9 @@ def default_name(mimetype: str) -> str:
 
 
 def unsupported_note(info: dict[str, Any]) -> str:
+    if info.get("type") == "undecryptable":
+        # The bridge's name for a message wa-js never decrypted (connectors/wa_bridge.js).
+        return "[A message that WhatsApp could not decrypt: open it on the phone]"
     return f"[WhatsApp {info.get('type', 'message')} not supported here: open it on the phone]"
 
 

@@ -1,0 +1,52 @@
+"""Inbound as wa-js 4.6.0 really fires it (issue 12; audit findings 1 and 11): a message that
+arrives encrypted first reaches GHL once, with its text; one that never decrypts becomes one
+clear note; notification and system messages post nothing. The app over HTTP, the fixture page
+in real Chromium, the fake GHL, a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bridge.conftest import Bridged, wait_for
+
+
+async def test_an_encrypted_first_message_reaches_ghl_once_with_its_text(bridged: Bridged) -> None:
+    await bridged.phone().deliver(
+        **{"from": "5511912345678", "body": "pedido 42", "encrypted": True, "decrypt_after_ms": 400}
+    )
+    await wait_for(lambda: len(bridged.inbound_calls()) == 1)
+    await asyncio.sleep(1.0)  # nothing else follows
+    assert [m["message"] for m in bridged.inbound_calls()] == ["pedido 42"]
+
+
+async def test_a_message_that_never_decrypts_is_one_clear_note(bridged: Bridged) -> None:
+    engine_page = bridged.phone().page
+    await engine_page.evaluate("window.__waBridgeCiphertextWaitMs = 500")
+    await bridged.phone().deliver(
+        **{"from": "5511912345678", "body": "x", "encrypted": True, "decrypt_after_ms": None}
+    )
+    await wait_for(lambda: len(bridged.inbound_calls()) == 1)
+    await asyncio.sleep(1.0)
+    [posted] = bridged.inbound_calls()
+    assert posted["message"] == "[A message that WhatsApp could not decrypt: open it on the phone]"
+
+
+async def test_notification_and_system_messages_post_nothing(bridged: Bridged) -> None:
+    phone = bridged.phone()
+    await phone.deliver(
+        **{
+            "group": "120363000000000001@g.us",
+            "from": "5511912345678",
+            "type": "gp2",
+            "notification": True,
+            "subject": "Equipe",
+        }
+    )
+    await phone.deliver(
+        **{"from": "5511912345678", "type": "e2e_notification", "notification": True}
+    )
+    await phone.deliver(**{"from": "5511912345678", "type": "call_log"})
+    await phone.deliver(**{"from": "5511912345678", "body": "depois"})
+    await wait_for(lambda: len(bridged.inbound_calls()) >= 1)
+    await asyncio.sleep(1.0)
+    assert [m["message"] for m in bridged.inbound_calls()] == ["depois"]

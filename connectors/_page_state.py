@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors import _page_events
-from connectors.events import Connected, EngineEvent, LoggedOut, Qr
+from connectors.events import Connected, EngineEvent, LoggedOut, Qr, StreamState
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ class LoginState:
     connected: bool = False
     qr_count: int = 0
     last_qr: str | None = None
+    stream_down: str | None = None  # the reason WhatsApp's stream is down, while it is
 
 
 @dataclass(slots=True)
@@ -64,6 +65,8 @@ def translate(
         login.last_qr = None
         wid = _page_events.wid_without_device(str(data["wid"]))
         return Connected(instance_id, wid, _page_events.phone_from_wid(wid))
+    if kind == "stream":
+        return _stream(instance_id, login, str(data.get("mode")))
     if kind == "logged_out":
         if not login.connected:
             return None  # require_auth on the QR screen: nothing was lost
@@ -96,6 +99,33 @@ def translate(
         log.warning("page listener failed", extra={"instance_id": instance_id, "detail": data})
     elif kind == "qr_idle":
         log.info("qr idle", extra={"instance_id": instance_id})
+    return None
+
+
+# wa-js StreamMode (whatsapp/enums/StreamMode.ts) values that mean WhatsApp is not reachable
+# through this session, with the reason the page shows.
+_STREAM_DOWN = {
+    "OFFLINE": "offline: WhatsApp cannot be reached (no internet on the phone or this server)",
+    "CONFLICT": "conflict: WhatsApp is open on another computer",
+    "PROXYBLOCK": "proxy_blocked: WhatsApp refuses this server's network",
+    "TOS_BLOCK": "banned: WhatsApp blocked this number",
+    "SMB_TOS_BLOCK": "banned: WhatsApp blocked this business number",
+    "DEPRECATED_VERSION": "outdated: WhatsApp Web asks for a newer version",
+}
+
+
+def _stream(instance_id: str, login: LoginState, mode: str) -> StreamState | None:
+    if not login.connected:
+        return None  # QR and SYNCING before the login: the login events tell that story
+    if mode in _STREAM_DOWN:
+        reason = _STREAM_DOWN[mode]
+        if login.stream_down == reason:
+            return None
+        login.stream_down = reason
+        return StreamState(instance_id, False, reason)
+    if mode == "MAIN" and login.stream_down is not None:
+        login.stream_down = None
+        return StreamState(instance_id, True, "")
     return None
 
 

@@ -47,6 +47,16 @@ class Disconnected:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamState:
+    """WhatsApp's own connection, while the browser lives (wa-js `conn.stream_mode_changed`):
+    down with a reason (offline, conflict, banned, outdated, proxy_blocked), or back up (MAIN)."""
+
+    instance_id: str
+    up: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class LoggedOut:
     """The phone removed this device (or WhatsApp asked to authenticate again)."""
 
@@ -104,5 +114,7 @@ class Revoked:
     chat_id: str
 
 
-EngineEvent = Qr | PairingCode | Connected | Disconnected | LoggedOut | Message | Ack | Revoked
+EngineEvent = (
+    Qr | PairingCode | Connected | Disconnected | StreamState | LoggedOut | Message | Ack | Revoked
+)
 EventSink = Callable[[EngineEvent], Awaitable[None]]

@@ -214,7 +214,8 @@
     if (WPP.conn.isAuthenticated()) {
       tryConnected(40);
     } else {
-      sendQr(WPP.conn.getAuthCode());
+      // conn/functions/getAuthCode.ts: async (Promise<AuthCode | null>).
+      Promise.resolve(WPP.conn.getAuthCode()).then(sendQr, () => {});
     }
   };
 
@@ -240,6 +241,15 @@
       emit('logged_out', { reason: 'require_auth' });
     });
     on('chat.new_message', (msg) => onNewMessage(msg));
+    // WhatsApp's own connection (conn/events/registerStreamModeChangeEvent.ts: the current mode
+    // at registration, then every change). CONFLICT ("open on another computer") is taken over
+    // with useHere, as WPPConnect-server and whatsapp-web.js's takeoverOnConflict do.
+    on('conn.stream_mode_changed', (mode) => {
+      emit('stream', { mode: String(mode) });
+      if (String(mode) === 'CONFLICT' && typeof WPP.conn.useHere === 'function') {
+        Promise.resolve(WPP.conn.useHere()).catch((e) => emit('error', { where: 'useHere', message: String(e) }));
+      }
+    });
     on('chat.msg_ack_change', (ev) =>
       emit('ack', {
         ack: ev.ack,

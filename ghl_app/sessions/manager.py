@@ -32,6 +32,7 @@ from connectors.events import (
     PairingCode,
     Qr,
     Revoked,
+    StreamState,
 )
 from ghl_app.errors import AppError
 from ghl_app.models import Instance, Location
@@ -277,6 +278,14 @@ class SessionManager(SessionBoot):
             session.linked = False
             log.info("logged out from the phone: %s", event.reason, extra=session.log_extra)
             self._spawn(session, "logged-out", self._logged_out(session))
+        elif isinstance(event, StreamState):
+            # The browser lives; WhatsApp's own connection went down or came back.
+            if event.up:
+                log.info("whatsapp stream back", extra=session.log_extra)
+                await self._set(session, status=S.CONNECTED, last_error=None)
+            else:
+                log.warning("whatsapp stream down: %s", event.reason, extra=session.log_extra)
+                await self._set(session, status=S.DISCONNECTED, last_error=event.reason)
         elif isinstance(event, Disconnected):
             log.warning("engine lost: %s", event.reason, extra=session.log_extra)
             session.recovery = self._spawn(session, "recover", self._recover(session, event.reason))

@@ -230,6 +230,14 @@ class FakeWhatsApp:
         result: list[str] = await self._call("readChats")
         return result
 
+    async def stream_mode(self, mode: str) -> None:
+        """WhatsApp's stream mode changes (OFFLINE, CONFLICT, MAIN, ...), as wa-js emits it."""
+        await self._call("streamMode", mode)
+
+    async def use_here_calls(self) -> int:
+        result: int = await self._call("useHereCalls")
+        return result
+
     async def known_numbers(self, mapping: dict[str, dict[str, Any]]) -> None:
         await self._call("knownNumbers", mapping)
 

@@ -243,11 +243,16 @@
     on('chat.new_message', (msg) => onNewMessage(msg));
     // WhatsApp's own connection (conn/events/registerStreamModeChangeEvent.ts: the current mode
     // at registration, then every change). CONFLICT ("open on another computer") is taken over
-    // with useHere, as WPPConnect-server and whatsapp-web.js's takeoverOnConflict do.
+    // through WhatsApp Web's Socket.takeover() (whatsapp/models/SocketModel.d.ts), as
+    // whatsapp-web.js's takeoverOnConflict does.
     on('conn.stream_mode_changed', (mode) => {
       emit('stream', { mode: String(mode) });
-      if (String(mode) === 'CONFLICT' && typeof WPP.conn.useHere === 'function') {
-        Promise.resolve(WPP.conn.useHere()).catch((e) => emit('error', { where: 'useHere', message: String(e) }));
+      if (String(mode) === 'CONFLICT') {
+        try {
+          WPP.whatsapp.Socket.takeover();
+        } catch (e) {
+          emit('error', { where: 'takeover', message: String(e) });
+        }
       }
     });
     on('chat.msg_ack_change', (ev) =>

@@ -93,6 +93,14 @@ async def ensure_wajs(
     script, sidecar = _cached(cache_dir, version)
     if await asyncio.to_thread(_cache_is_valid, script, sidecar):
         return script
+    tarball, integrity = await fetch_tarball(version, registry_url)
+    data = _extract(tarball)
+    await asyncio.to_thread(_store, script, sidecar, data, version, integrity)
+    return script
+
+
+async def fetch_tarball(version: str, registry_url: str) -> tuple[bytes, str]:
+    """The package tarball of wa-js `version`, checked against the registry's integrity."""
     registry = registry_url.rstrip("/")
     async with httpx.AsyncClient(timeout=60.0, follow_redirects=True) as client:
         try:
@@ -106,9 +114,7 @@ async def ensure_wajs(
             raise EngineError("wajs_download", f"cannot fetch {_PACKAGE}@{version}: {exc}") from exc
     tarball = response.content
     _verify_ssri(tarball, integrity)
-    data = _extract(tarball)
-    await asyncio.to_thread(_store, script, sidecar, data, version, integrity)
-    return script
+    return tarball, integrity
 
 
 def _store(script: Path, sidecar: Path, data: bytes, version: str, integrity: str) -> None:

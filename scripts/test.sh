@@ -9,4 +9,6 @@ source scripts/bootstrap.sh dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+# wa-js's own declarations, for the test that holds the bridge and the fixture to them.
+.venv/bin/python scripts/fetch-wajs-declarations.py
 .venv/bin/pytest "$@"

@@ -46,7 +46,7 @@ async def test_a_conflict_is_taken_over_and_the_number_stays_ours(bridged: Bridg
     await phone.stream_mode("CONFLICT")
 
     async def taken_over() -> bool:
-        return await phone.use_here_calls() == 1
+        return await phone.takeover_calls() == 1
 
     await wait_for(taken_over, timeout=20)
     await wait_for(lambda: _status_is(bridged, "connected"), timeout=20)

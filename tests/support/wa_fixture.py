@@ -234,8 +234,8 @@ class FakeWhatsApp:
         """WhatsApp's stream mode changes (OFFLINE, CONFLICT, MAIN, ...), as wa-js emits it."""
         await self._call("streamMode", mode)
 
-    async def use_here_calls(self) -> int:
-        result: int = await self._call("useHereCalls")
+    async def takeover_calls(self) -> int:
+        result: int = await self._call("takeoverCalls")
         return result
 
     async def known_numbers(self, mapping: dict[str, dict[str, Any]]) -> None:

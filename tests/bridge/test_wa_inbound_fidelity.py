@@ -6,6 +6,7 @@ in real Chromium, the fake GHL, a real SQLite file."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 from bridge.conftest import Bridged, wait_for
 
@@ -50,3 +51,18 @@ async def test_notification_and_system_messages_post_nothing(bridged: Bridged) -
     await wait_for(lambda: len(bridged.inbound_calls()) >= 1)
     await asyncio.sleep(1.0)
     assert [m["message"] for m in bridged.inbound_calls()] == ["depois"]
+
+
+async def test_an_image_received_before_a_restart_is_downloaded_after_it(bridged: Bridged) -> None:
+    # GHL is down while the image arrives, so its sync waits; then the process "restarts": the
+    # engine's in-memory map of short ids to whole keys is gone (it lives in the Python
+    # process). wa-js's downloadMedia finds a message only by its whole key (audit finding 6).
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+    bridged.fake.inject("/contacts/", status=500)
+    await bridged.phone().deliver(**{"from": "5511933332222", "media": (png, "image/png", "p.png")})
+    await asyncio.sleep(1.5)
+    engine = bridged.services.sessions.engine_for(uuid.UUID(bridged.instance_id))
+    engine._memory.media.clear()
+    bridged.fake.clear_faults()
+    await wait_for(lambda: len(bridged.inbound_calls()) == 1)
+    assert len(bridged.fake.uploads) == 1 and bridged.fake.uploads[0]["data"] == png

@@ -30,6 +30,9 @@ def describe(event: WaMessage) -> dict[str, Any] | None:
         "filename": event.filename,
         "size": event.size,
         "supported": event.type in SUPPORTED_TYPES,
+        # wa-js's downloadMedia takes the whole MsgKey (chat/functions/getMessageById.ts parses
+        # it with MsgKey.fromString): kept with the message so a download after a restart works.
+        "serialized_id": event.serialized_id,
     }
 
 

@@ -52,7 +52,9 @@ class InboundMedia:
         engine = self._sessions.engine_for(message.instance_id)
         if engine is None or not engine.running:
             raise RetryableError("the WhatsApp session is not running: media download waits")
-        downloaded = await engine.download_media(message.wa_message_id or "")
+        downloaded = await engine.download_media(
+            str(info.get("serialized_id") or message.wa_message_id or "")
+        )
         if len(downloaded.data) > MAX_INBOUND_BYTES:
             return [], too_large_note(info)
         filename = str(

@@ -186,6 +186,9 @@ class Message(Model):
     status = fields.CharEnumField(MessageStatus, max_length=16)
     error = fields.TextField(null=True)
     sent_at = fields.DatetimeField(null=True)
+    # When its post into GHL was first tried. GHL has no lookup by our id (no altId dedupe), so
+    # a message with this set and no GHL id is looked for in its conversation before a re-post.
+    ghl_posted_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -41,7 +41,9 @@ class Services:
             per_location=settings.job_concurrency_per_location or None,
         )
         # GHL: one connection pool, limiter and token manager for the whole process.
-        self.ghl_integration = GhlIntegration(settings, budget_wait_s=BUDGET_WAIT_S)
+        self.ghl_integration = GhlIntegration(
+            settings, budget_wait_s=BUDGET_WAIT_S, timeout=settings.ghl_timeout_seconds
+        )
         self.ghl = self.ghl_integration.client
         self.tokens = self.ghl_integration.tokens
         self.sessions = SessionManager(settings, self.bus, self.supervisor)

@@ -152,6 +152,9 @@ class Settings:
     )
     # Inbound files GHL does not take are served by us through signed links for this long.
     media_retention_days: int = 30
+    # How long one GHL call may take. A post answered later may still have been stored: the
+    # retry looks for it first (issue 13), so a slow GHL costs time, not a duplicate.
+    ghl_timeout_seconds: float = 20.0
 
     @property
     def location_session_quota(self) -> int:
@@ -371,6 +374,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             _get(env, "WORKFLOW_ROUTING_TAG_PREFIX") or "whatsapp:"
         ).lower(),
         media_retention_days=_int(env, "MEDIA_RETENTION_DAYS", 30, low=1, high=3650),
+        ghl_timeout_seconds=_float(env, "GHL_TIMEOUT_SECONDS", 20.0, low=1.0),
     )
 
 

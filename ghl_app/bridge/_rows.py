@@ -18,7 +18,7 @@ from ghl_app.models import Direction, Message, MessageStatus, Origin
 
 _LOAD_SQL = """
 SELECT m.id, m.instance_id, m.location_id, m.contact_id, m.wa_message_id, m.body, m.media,
-    m.status, m.origin, m.sent_at, c.ghl_contact_id, c.ghl_conversation_id
+    m.status, m.origin, m.sent_at, m.ghl_posted_at, c.ghl_contact_id, c.ghl_conversation_id
 FROM messages AS m LEFT JOIN contacts AS c ON c.id = m.contact_id AND c.location_id = m.location_id
 WHERE m.id = ? AND m.location_id = ?
 """
@@ -47,6 +47,7 @@ class SyncRow:
     status: MessageStatus
     origin: Origin
     sent_at: datetime | None
+    ghl_posted_at: datetime | None
     ghl_contact_id: str | None
     ghl_conversation_id: str | None
 
@@ -101,9 +102,20 @@ async def load_for_sync(message_id: int, location_id: str) -> SyncRow | None:
         status=MessageStatus(row["status"]),
         origin=Origin(row["origin"]),
         sent_at=_FIELDS["sent_at"].to_python_value(row["sent_at"]),
+        ghl_posted_at=_FIELDS["ghl_posted_at"].to_python_value(row["ghl_posted_at"]),
         ghl_contact_id=row["ghl_contact_id"],
         ghl_conversation_id=row["ghl_conversation_id"],
     )
+
+
+async def mark_posting(message_id: int) -> datetime:
+    """Note that a post into GHL starts (the first one only counts); returns that time."""
+    now = datetime.now(UTC)
+    await db.execute(
+        "UPDATE messages SET ghl_posted_at = ? WHERE id = ? AND ghl_posted_at IS NULL",
+        [now, message_id],
+    )
+    return now
 
 
 async def mark_synced(message_id: int, ghl_message_id: str | None) -> None:

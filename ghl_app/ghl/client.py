@@ -10,6 +10,10 @@ from typing import Any
 from ghl_app.ghl.http import GhlApiError, GhlHttp
 from ghl_app.ghl.tokens import TokenManager
 
+# Messages asked for per page when a conversation is searched (the spec's default is 20 and its
+# maximum is not documented: a smaller page only means more pages).
+MESSAGES_PAGE = 50
+
 
 class GhlClient:
     def __init__(
@@ -155,6 +159,40 @@ class GhlClient:
         return await self._call(
             location_id, "POST", "/conversations/messages/inbound", retry_safe=False, json=payload
         )
+
+    async def conversation_messages(
+        self,
+        location_id: str,
+        conversation_id: str,
+        *,
+        last_message_id: str | None = None,
+        limit: int = MESSAGES_PAGE,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a conversation's messages, newest first, and the cursor of the next page
+        (None on the last one): GET /conversations/{id}/messages (apps/conversations.json
+        `get-messages`: `lastMessageId`, `limit`; answer `GetMessagesByConversationResponseDto`).
+
+        The spec puts `lastMessageId`, `nextPage` and `messages` at the top; GHL really nests
+        them under `messages` (highlevel-api-docs issue #54, "Actual result returned a messages
+        object"). Both are read."""
+        params: dict[str, Any] = {"limit": limit}
+        if last_message_id:
+            params["lastMessageId"] = last_message_id
+        answer = await self._call(
+            location_id,
+            "GET",
+            f"/conversations/{conversation_id}/messages",
+            retry_safe=True,
+            params=params,
+        )
+        page = answer.get("messages")
+        if isinstance(page, dict):
+            answer = page
+            page = page.get("messages")
+        messages = [m for m in page if isinstance(m, dict)] if isinstance(page, list) else []
+        cursor = answer.get("lastMessageId")
+        more = answer.get("nextPage") is True and isinstance(cursor, str) and bool(cursor)
+        return messages, str(cursor) if more else None
 
     async def update_message_status(
         self,

@@ -1,5 +1,9 @@
 """Durability: the server process is killed (SIGKILL) in the middle of a stream of inbound
-messages and started again; every message still reaches GHL exactly once, in order per chat."""
+messages and started again; every message still reaches GHL exactly once, in order per chat.
+
+Run twice: GHL hanging before it stores the posts in flight, and GHL storing them and answering
+too late (issue 13: "a kill -9 with 10 posts in flight gave 10 duplicates"); the restarted app
+finds those in the conversation instead of posting them again."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import httpx
+import pytest
 from bridge.conftest import link_over_devtools, process_app
 
 from support.app_process import phone_of
@@ -30,8 +35,13 @@ async def _wait(predicate, timeout: float) -> None:  # type: ignore[no-untyped-d
             await asyncio.sleep(0.2)
 
 
+@pytest.mark.parametrize("hang", ["before_storing", "after_storing"])
 async def test_sigkill_mid_stream_then_restart_still_delivers_everything_exactly_once(
-    data_dir: Path, chromium_path: str, wa_fixture_server: StaticServer, tmp_path: Path
+    hang: str,
+    data_dir: Path,
+    chromium_path: str,
+    wa_fixture_server: StaticServer,
+    tmp_path: Path,
 ) -> None:
     async with run_fake_ghl(rate_limit=(1000, 10.0), hang_seconds=60.0) as fake:
         app, settings, headers = await process_app(
@@ -49,7 +59,10 @@ async def test_sigkill_mid_stream_then_restart_still_delivers_everything_exactly
                 await client.post(f"/api/instances/{instance_id}/start")
                 profile = settings.profiles_dir / instance_id
                 # Every inbound post hangs: at the kill, messages are stored, jobs in flight.
-                fake.inject("/conversations/messages/inbound", status=None)
+                if hang == "before_storing":
+                    fake.inject("/conversations/messages/inbound", status=None)
+                else:
+                    fake.inbound_quirks = ["store_then_hang"] * 1000
                 sent: list[tuple[str, str]] = []
                 async with phone_of(profile) as phone:
                     await link_over_devtools(client, phone, instance_id)
@@ -61,7 +74,9 @@ async def test_sigkill_mid_stream_then_restart_still_delivers_everything_exactly
                     await _wait(lambda: _stored(data_dir / "app.db") >= len(sent), 60)
             app.signal(signal.SIGKILL)
             await app.wait(10)
+            in_flight = len([m for m in fake.messages.values() if m.get("altId")])
             fake.clear_faults()
+            fake.inbound_quirks = []
             (profile / "DevToolsActivePort").unlink(missing_ok=True)
             await app.start()
             await _wait(
@@ -78,5 +93,7 @@ async def test_sigkill_mid_stream_then_restart_still_delivers_everything_exactly
     for chat, body in sent:
         expected[chat[-2:]].append(body)
     assert dict(posted) == dict(expected)
+    if hang == "after_storing":
+        assert in_flight > 0, "GHL held posts whose answers the kill lost"
     alt_ids = [m["altId"] for m in fake.messages.values() if m.get("altId")]
     assert len(alt_ids) == len(set(alt_ids)) == len(sent)

@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import math
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
@@ -88,6 +89,17 @@ class FakeGhl(OAuthFake, WorkflowFake):
         self.uploads: list[dict[str, Any]] = []
         # Files GHL hosts (attachments of replies typed in GHL): name -> (bytes, content type).
         self.files: dict[str, tuple[bytes, str]] = {}
+        # What the inbound endpoint does to its next calls, one quirk per call (issue 13):
+        # "store_then_hang" stores the message and answers only after `hang_seconds` (GHL
+        # answering after our timeout), "empty_201" answers 201 with no body and stores nothing
+        # (highlevel-api-docs issue #70).
+        self.inbound_quirks: list[str] = []
+        # Unknown in GHL's docs, so both are offered (the code handles both):
+        # - `dateAdded` is the `date` posted ("sent") or the time GHL stored it ("stored");
+        # - the message list's shape: the spec's (top-level `messages` array) or the one GHL
+        #   really sends, nested under `messages` (issue #54).
+        self.date_added = "sent"
+        self.messages_shape = "nested"
         self._init_workflows()
         self.app = Starlette(routes=self._routes() + self._workflow_routes())
 
@@ -106,6 +118,11 @@ class FakeGhl(OAuthFake, WorkflowFake):
             Route("/conversations/", self._create_conversation, methods=["POST"]),
             Route("/conversations/messages/inbound", self._inbound_message, methods=["POST"]),
             Route("/conversations/messages/upload", self._upload, methods=["POST"]),
+            Route(
+                "/conversations/{conversation_id}/messages",
+                self._conversation_messages,
+                methods=["GET"],
+            ),
             Route(
                 "/conversations/messages/{message_id}/status", self._message_status, methods=["PUT"]
             ),
@@ -212,15 +229,82 @@ class FakeGhl(OAuthFake, WorkflowFake):
         call, grant, failed = await self._guard(request)
         if failed is not None or grant is None:
             return failed or self._answer(call, {}, 500)
+        quirk = self.inbound_quirks.pop(0) if self.inbound_quirks else None
+        if quirk == "empty_201":
+            call.status = 201
+            return Response(status_code=201)
         body = dict(call.json or {})
         conversation_id = body.get("conversationId") or self._id("conv-")
         message = {"id": self._id("msg-"), "locationId": grant.location_id, **body}
         message["conversationId"] = conversation_id
+        # GetMessageResponseDto's fields, as the message list gives them back.
+        message["body"] = body.get("message", "")
+        message["direction"] = body.get("direction") or "outbound"  # the spec's default
+        message["dateAdded"] = (
+            body.get("date")
+            if self.date_added == "sent" and body.get("date")
+            else datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        )
         self.messages[message["id"]] = message
+        if quirk == "store_then_hang":
+            call.status = -1
+            await asyncio.sleep(self.hang_seconds)
+        # ProcessMessageResponseDto: success, conversationId, messageId and message required.
         return self._ok(
             call,
-            {"success": True, "conversationId": conversation_id, "messageId": message["id"]},
+            {
+                "success": True,
+                "conversationId": conversation_id,
+                "messageId": message["id"],
+                "message": "Message added",
+            },
         )
+
+    async def _conversation_messages(self, request: Request) -> Response:
+        """GET /conversations/{id}/messages (apps/conversations.json `get-messages`): newest
+        first, `limit` (default 20) per page, `lastMessageId` the cursor."""
+        call, grant, failed = await self._guard(request)
+        if failed is not None or grant is None:
+            return failed or self._answer(call, {}, 500)
+        conversation_id = request.path_params["conversation_id"]
+        conversation = self.conversations.get(conversation_id)
+        if conversation is None or conversation["locationId"] != grant.location_id:
+            return self._ok(call, {"statusCode": 400, "message": "Conversation not found"}, 400)
+        try:
+            limit = max(1, min(int(call.query.get("limit") or 20), 100))
+        except ValueError:
+            return self._ok(call, {"statusCode": 422, "message": ["limit must be a number"]}, 422)
+        listed = [m for m in self.messages.values() if m["conversationId"] == conversation_id]
+        listed.reverse()  # stored in arrival order: newest first
+        cursor = call.query.get("lastMessageId")
+        if cursor:
+            ids = [m["id"] for m in listed]
+            listed = listed[ids.index(cursor) + 1 :] if cursor in ids else []
+        page, more = listed[:limit], len(listed) > limit
+        fields = ("id", "locationId", "contactId", "conversationId", "dateAdded", "body")
+        messages = [
+            {
+                **{k: m.get(k) for k in fields},
+                "type": 2,
+                "messageType": "TYPE_CUSTOM_PROVIDER_SMS",
+                "direction": m["direction"],
+                "status": m.get("status") or "delivered",
+                "contentType": "text/plain",
+                "attachments": m.get("attachments") or [],
+                **(
+                    {"conversationProviderId": m["conversationProviderId"]}
+                    if m.get("conversationProviderId")
+                    else {}
+                ),
+            }
+            for m in page
+        ]
+        listing = {
+            "lastMessageId": messages[-1]["id"] if messages else "",
+            "nextPage": more,
+            "messages": messages,
+        }
+        return self._ok(call, {"messages": listing} if self.messages_shape == "nested" else listing)
 
     async def _message_status(self, request: Request) -> Response:
         call, grant, failed = await self._guard(request)

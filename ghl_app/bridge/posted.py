@@ -1,0 +1,82 @@
+"""Inbound exactly once without `altId`: a post whose answer never came may have been stored.
+
+GHL keeps no dedupe on our id (`altId` is "external mail provider's message id", no lookup by it,
+and `GetMessageResponseDto` has no `altId`: apps/conversations.json). So before a message is
+posted again, its conversation's latest messages are read (`GET /conversations/{id}/messages`)
+and one that is what we sent (direction, body, provider, date) and not yet any other row's GHL
+message is taken as ours.
+
+The date is matched both ways, because whether GHL's `dateAdded` is the `date` we send or the
+time it stored the message is not documented: within a couple of seconds of our `date`, or not
+older than our first post (less a slack for the two clocks). A chat's jobs run in order, so an
+earlier identical message of the chat was posted, and its id recorded, before this one's first
+post: that id is excluded, and so is every id another row holds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from ghl_app.ghl.client import GhlClient
+from ghl_app.models import Message
+
+# How far back a conversation is read: a message posted minutes ago is in its first page, unless
+# the chat is very busy. Beyond this, the post is made again.
+LOOKUP_PAGES = 6
+SAME_DATE = timedelta(seconds=2)
+CLOCK_SLACK = timedelta(seconds=60)
+
+
+async def find_posted(
+    client: GhlClient,
+    location_id: str,
+    conversation_id: str,
+    payload: dict[str, Any],
+    *,
+    posted_at: datetime,
+) -> str | None:
+    """GHL's id of the message `payload` posted at `posted_at`, when GHL holds it."""
+    sent = _date(payload.get("date")) or posted_at
+    floor = min(sent, posted_at) - CLOCK_SLACK
+    cursor: str | None = None
+    for _ in range(LOOKUP_PAGES):
+        messages, cursor = await client.conversation_messages(
+            location_id, conversation_id, last_message_id=cursor
+        )
+        for candidate in messages:
+            ghl_id = str(candidate.get("id") or "")
+            if not ghl_id or not _same(candidate, payload, sent=sent, posted_at=posted_at):
+                continue
+            if not await Message.filter(location_id=location_id, ghl_message_id=ghl_id).exists():
+                return ghl_id
+        dates = [d for m in messages if (d := _date(m.get("dateAdded"))) is not None]
+        if cursor is None or not messages or (dates and max(dates) < floor):
+            return None
+    return None
+
+
+def _same(
+    candidate: dict[str, Any], payload: dict[str, Any], *, sent: datetime, posted_at: datetime
+) -> bool:
+    if candidate.get("direction") != payload.get("direction"):
+        return False
+    if str(candidate.get("body") or "").strip() != str(payload.get("message") or "").strip():
+        return False
+    ours, theirs = payload.get("conversationProviderId"), candidate.get("conversationProviderId")
+    if ours and theirs and ours != theirs:
+        return False
+    added = _date(candidate.get("dateAdded"))
+    if added is None:
+        return False
+    return abs(added - sent) <= SAME_DATE or added >= posted_at - CLOCK_SLACK
+
+
+def _date(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None

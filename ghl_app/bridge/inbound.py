@@ -24,7 +24,7 @@ from ghl_app.bridge._errors import job_error
 from ghl_app.bridge.contacts import ensure_conversation, local_contact
 from ghl_app.bridge.media.attach import InboundMedia
 from ghl_app.bridge.media.links import MediaLinks
-from ghl_app.bridge.posted import find_posted
+from ghl_app.bridge.posted import post_once
 from ghl_app.ghl.client import GhlClient
 from ghl_app.ghl.http import BudgetSpent, GhlApiError
 from ghl_app.jobs import JobQueue
@@ -164,7 +164,15 @@ class InboundBridge:
                 payload["conversationProviderId"] = self._provider_id
             if attachments:
                 payload["attachments"] = attachments
-            ghl_id = await self._post(message, conversation_id, payload, context)
+            ghl_id = await post_once(
+                self._client,
+                message.location_id,
+                conversation_id,
+                payload,
+                message_id=message.id,
+                posted_at=message.ghl_posted_at,
+                context=context,
+            )
         except BudgetSpent as exc:
             raise job_error(exc) from exc  # waits for the location's budget: not an error
         except GhlApiError as exc:
@@ -177,38 +185,6 @@ class InboundBridge:
         log.info("message synced to GHL", extra=context)
         for listener in self.synced_listeners:
             await listener(message, contact_id)
-
-    async def _post(
-        self,
-        message: _rows.SyncRow,
-        conversation_id: str,
-        payload: dict[str, Any],
-        context: dict[str, Any],
-    ) -> str:
-        """Post the message once: a post tried before, whose answer never came (timeout, crash)
-        or came without an id, is first looked for in the conversation (posted.py)."""
-        if message.ghl_posted_at is not None:
-            found = await find_posted(
-                self._client,
-                message.location_id,
-                conversation_id,
-                payload,
-                posted_at=message.ghl_posted_at,
-            )
-            if found is not None:
-                log.info(
-                    "message found in GHL after an unanswered post, not posted again",
-                    extra={**context, "ghl_message_id": found},
-                )
-                return found
-        await _rows.mark_posting(message.id)
-        answer = await self._client.add_inbound_message(message.location_id, payload)
-        ghl_id = answer.get("messageId")
-        if not isinstance(ghl_id, str) or not ghl_id:
-            # ProcessMessageResponseDto requires messageId; GHL answers 201 with an empty body
-            # when it did not store the message (highlevel-api-docs issue #70).
-            raise RetryableError("GHL answered without a messageId: the message was not stored")
-        return ghl_id
 
     async def _rename_in_ghl(self, job: Any) -> None:
         """A group's GHL contact takes its current subject (the latest rename wins)."""

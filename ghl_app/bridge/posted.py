@@ -15,17 +15,55 @@ post: that id is excluded, and so is every id another row holds.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from ghl_app.bridge import _rows
 from ghl_app.ghl.client import GhlClient
+from ghl_app.jobs.errors import RetryableError
 from ghl_app.models import Message
+
+log = logging.getLogger(__name__)
 
 # How far back a conversation is read: a message posted minutes ago is in its first page, unless
 # the chat is very busy. Beyond this, the post is made again.
 LOOKUP_PAGES = 6
 SAME_DATE = timedelta(seconds=2)
 CLOCK_SLACK = timedelta(seconds=60)
+
+
+async def post_once(
+    client: GhlClient,
+    location_id: str,
+    conversation_id: str,
+    payload: dict[str, Any],
+    *,
+    message_id: int,
+    posted_at: datetime | None,
+    context: dict[str, Any],
+) -> str:
+    """GHL's id for message `message_id` posted as `payload` (POST
+    /conversations/messages/inbound), posted at most once: a post tried before (`posted_at`)
+    whose answer never came or came without an id is first looked for in the conversation."""
+    if posted_at is not None:
+        found = await find_posted(
+            client, location_id, conversation_id, payload, posted_at=posted_at
+        )
+        if found is not None:
+            log.info(
+                "message found in GHL after an unanswered post, not posted again",
+                extra={**context, "ghl_message_id": found},
+            )
+            return found
+    await _rows.mark_posting(message_id)
+    answer = await client.add_inbound_message(location_id, payload)
+    ghl_id = answer.get("messageId")
+    if not isinstance(ghl_id, str) or not ghl_id:
+        # ProcessMessageResponseDto requires messageId; GHL answers 201 with an empty body
+        # when it did not store the message (highlevel-api-docs issue #70).
+        raise RetryableError("GHL answered without a messageId: the message was not stored")
+    return ghl_id
 
 
 async def find_posted(

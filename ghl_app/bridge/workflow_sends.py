@@ -24,6 +24,7 @@ from ghl_app.bridge._errors import job_error
 from ghl_app.bridge.acks import report_status
 from ghl_app.bridge.contacts import ensure_conversation
 from ghl_app.bridge.outbound import MIRROR_TO_GHL, SEND_TO_WHATSAPP, WORKFLOW_MARK
+from ghl_app.bridge.posted import post_once
 from ghl_app.errors import AppError
 from ghl_app.ghl.client import GhlClient
 from ghl_app.ghl.http import GhlApiError
@@ -148,12 +149,17 @@ class WorkflowSends:
             attachments = (message.media or {}).get("attachments")
             if attachments:
                 payload["attachments"] = list(attachments)
-            answer = await self._client.add_inbound_message(location_id, payload)
+            ghl_id = await post_once(
+                self._client,
+                location_id,
+                conversation_id,
+                payload,
+                message_id=message.id,
+                posted_at=message.ghl_posted_at,
+                context={"location_id": location_id, "message_id": message.id},
+            )
         except GhlApiError as exc:
             raise job_error(exc) from exc
-        ghl_id = str(answer.get("messageId") or "")
-        if not ghl_id:
-            raise PermanentError("GHL stored the workflow message without giving its id")
         try:
             await Message.filter(id=message.id, location_id=location_id).update(
                 ghl_message_id=ghl_id

@@ -4,8 +4,13 @@ events INSTALL / UNINSTALL.
 Verification is over the raw body, Ed25519 (`X-GHL-Signature`) first and the legacy RSA-SHA256
 (`X-WH-Signature`) as fallback (ghl-api.md "Webhooks"). A missing header is a rejection, never a
 skip: skipping makes the endpoint open. Each verified event is stored once under its
-`webhookId` in the same transaction as its effect, so a replay is answered 200 and does nothing,
+`webhookId` in the same transaction as its effect, so a replay is answered 401 and does nothing,
 and a failure to persist answers 429, the one status GHL retries.
+
+GHL retries a 429 "up to six times", "10 minutes after the previous attempt" plus jitter, with
+"the same payload" (help article 155000007071, Automated Webhook Retries), so the same
+`timestamp`: a webhook is accepted up to `RETRY_WINDOW` old. Replays within that window are
+refused by `webhookId`, and the receipts are kept for good (never swept), far longer.
 """
 
 from __future__ import annotations
@@ -36,7 +41,10 @@ from ghl_app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MAX_AGE = timedelta(minutes=5)
+# GHL's last retry comes about 60 minutes (six retries 10 minutes apart, plus jitter) after the
+# first delivery; a timestamp further in the future than clock skew explains is refused.
+RETRY_WINDOW = timedelta(minutes=75)
+MAX_SKEW = timedelta(minutes=5)
 APP_EVENTS = ("INSTALL", "UNINSTALL")
 
 # The session manager's `stop_location`: sync or async, the handler accepts either.
@@ -164,12 +172,16 @@ def parse_timestamp(value: object) -> datetime | None:
 
 
 def check_fresh(payload: Mapping[str, Any], *, now: datetime | None = None) -> None:
-    """Replay defence: the payload's timestamp must be within 5 minutes of now."""
+    """Replay defence with `webhookId`: the timestamp must be no older than GHL's retries
+    (RETRY_WINDOW) and not in the future beyond clock skew."""
     stamp = parse_timestamp(payload.get("timestamp"))
     if stamp is None:
         raise WebhookRejected(401, "stale", "the webhook has no valid timestamp")
-    if abs((now or datetime.now(UTC)) - stamp) > MAX_AGE:
-        raise WebhookRejected(401, "stale", "the webhook timestamp is older than 5 minutes")
+    age = (now or datetime.now(UTC)) - stamp
+    if age > RETRY_WINDOW:
+        raise WebhookRejected(401, "stale", "the webhook is older than GHL's retries")
+    if age < -MAX_SKEW:
+        raise WebhookRejected(401, "stale", "the webhook timestamp is in the future")
 
 
 @dataclass(frozen=True)

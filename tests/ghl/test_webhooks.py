@@ -190,11 +190,12 @@ async def test_forged_webhooks_get_401_and_change_nothing(
 @pytest.mark.parametrize(
     ("fields", "code"),
     [
-        ({"timestamp": (datetime.now(UTC) - timedelta(minutes=6)).isoformat()}, "stale"),
+        ({"timestamp": (datetime.now(UTC) - timedelta(minutes=76)).isoformat()}, "stale"),
+        ({"timestamp": (datetime.now(UTC) + timedelta(minutes=6)).isoformat()}, "stale"),
         ({"timestamp": None}, "stale"),
         ({"appId": "someone-else"}, "wrong_app"),
     ],
-    ids=["older_than_5_minutes", "no_timestamp", "other_app"],
+    ids=["older_than_ghl_retries", "in_the_future", "no_timestamp", "other_app"],
 )
 async def test_signed_but_stale_or_foreign_webhooks_get_401_and_change_nothing(
     app: RunningApp,
@@ -297,3 +298,30 @@ def test_default_settings_carry_ghl_published_webhook_keys(data_dir: Path) -> No
     assert load_ed25519_key(defaults.ghl_webhook_ed25519_key) is not None
     rsa_key = load_rsa_key(defaults.ghl_webhook_rsa_key)
     assert rsa_key is not None and rsa_key.key_size == 4096
+
+
+def _ago(minutes: float) -> str:
+    return (datetime.now(UTC) - timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+
+
+async def test_ghl_retries_of_a_refused_uninstall_are_taken_until_its_last_one(
+    app: RunningApp, settings: Settings, webhook_keys: WebhookKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GHL re-sends the same payload (same timestamp) after a 429, six times, 10 minutes apart
+    (help article 155000007071): the retries at 11 and 65 minutes are accepted, a replay of a
+    handled one is refused by its webhookId."""
+    install = json.dumps(event(settings, timestamp=_ago(11))).encode()
+    assert (await post(app, install, ed_sign(webhook_keys, install)))[0] == 200
+    uninstall = json.dumps(event(settings, "UNINSTALL", timestamp=_ago(65))).encode()
+
+    async def broken(self: InstallService, conn: object, payload: object) -> list[str]:
+        raise OSError("database locked")
+
+    original = InstallService.record_uninstall
+    monkeypatch.setattr(InstallService, "record_uninstall", broken)
+    assert (await post(app, uninstall, ed_sign(webhook_keys, uninstall)))[0] == 429
+    monkeypatch.setattr(InstallService, "record_uninstall", original)
+    assert (await post(app, uninstall, ed_sign(webhook_keys, uninstall)))[0] == 200
+    assert not (await Location.get(location_id="loc-1")).is_installed
+    status, answer = await post(app, uninstall, ed_sign(webhook_keys, uninstall))
+    assert (status, answer["error"]["code"]) == (401, "replayed")

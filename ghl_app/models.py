@@ -67,6 +67,9 @@ class Company(Model):
     expires_at = fields.DatetimeField(null=True)
     scopes = fields.TextField(default="")
     user_id = fields.CharField(max_length=64, null=True)
+    # The agency chose "install to future locations" (the token's `installToFutureLocations`):
+    # an INSTALL of a new sub-account may then come without a companyId (AppInstall.md).
+    future_locations = fields.BooleanField(default=False)
     installed_at = fields.DatetimeField(null=True)
     uninstalled_at = fields.DatetimeField(null=True)
     needs_reinstall = fields.BooleanField(default=False)

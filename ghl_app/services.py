@@ -104,6 +104,7 @@ class Services:
                 ", ".join(self.settings.missing_ghl),
             )
         self.supervisor.spawn("media-retention", self.media_links.run_retention())
+        self.supervisor.spawn("grant-keepalive", self.ghl_integration.tokens.run_keepalive())
         self.sessions.restore()  # in the background: linked instances come back a few at a time
         await self.jobs.start(self.supervisor)  # after every handler is registered
 

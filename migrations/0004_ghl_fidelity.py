@@ -13,4 +13,9 @@ class Migration(migrations.Migration):
             name='ghl_posted_at',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
         ),
+        ops.AddField(
+            model_name='Company',
+            name='future_locations',
+            field=fields.BooleanField(default=False),
+        ),
     ]

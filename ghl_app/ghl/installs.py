@@ -84,6 +84,7 @@ class InstallService:
             "expires_at": grant.expires_at,
             "scopes": grant.scopes,
             "user_id": grant.user_id,
+            "future_locations": grant.install_to_future,
             "uninstalled_at": None,
             "needs_reinstall": False,
             "reinstall_reason": None,
@@ -146,15 +147,14 @@ class InstallService:
         if location_id is not None:
             # A sub-account added to an agency install gets no redirect of its own: when the
             # agency token is held, mark the location agency-derived so its first use mints one.
-            agency = (
-                company_id is not None
-                and await Company.filter(
-                    company_id=company_id, uninstalled_at=None, needs_reinstall=False
-                )
-                .using_db(conn)
-                .exclude(access_token_enc=None)
-                .exists()
+            # An install "via future locations" may name no company (AppInstall.md): its first
+            # use finds the agency grant that covers it (tokens.py, `_adopt`).
+            held = Company.filter(uninstalled_at=None, needs_reinstall=False).exclude(
+                access_token_enc=None
             )
+            if company_id is not None:
+                held = held.filter(company_id=company_id)
+            agency = await held.using_db(conn).exists()
             row = await Location.filter(location_id=location_id).using_db(conn).first()
             if row is None:
                 await Location.create(
@@ -202,13 +202,14 @@ class InstallService:
         company_id = _opt(payload.get("companyId"))
         assert company_id is not None
         await Company.filter(company_id=company_id).using_db(conn).update(**cleared)
-        # Removed from the agency: every sub-account it holds loses the app with it.
-        affected = await (
-            Location.filter(company_id=company_id, uninstalled_at=None)
-            .using_db(conn)
-            .values_list("location_id", flat=True)
-        )
-        await Location.filter(company_id=company_id).using_db(conn).update(**cleared)
+        # Removed from the agency: the sub-accounts its grant installed lose the app with it. A
+        # sub-account that installed on its own (its own "Location" grant) keeps it: GHL says
+        # nothing of an agency uninstall removing those (ghl-api-audit finding 10).
+        from_agency = Location.filter(
+            company_id=company_id, user_type="Company", uninstalled_at=None
+        ).using_db(conn)
+        affected = await from_agency.values_list("location_id", flat=True)
+        await Location.filter(location_id__in=list(affected)).using_db(conn).update(**cleared)
         return [str(location) for location in affected]
 
 

@@ -32,6 +32,7 @@ class TokenGrant:
     company_id: str | None
     location_id: str | None
     user_id: str | None
+    install_to_future: bool = False
 
     @classmethod
     def from_response(cls, body: dict[str, Any], *, now: datetime | None = None) -> TokenGrant:
@@ -54,6 +55,7 @@ class TokenGrant:
             company_id=_opt_str(body.get("companyId")),
             location_id=_opt_str(body.get("locationId")),
             user_id=_opt_str(body.get("userId")),
+            install_to_future=body.get("installToFutureLocations") is True,
         )
 
 
@@ -85,11 +87,27 @@ def install_url(settings: Settings, state: str) -> str:
 
 
 def is_dead_grant(error: GhlApiError) -> bool:
-    """The refresh token (or the install behind it) is gone for good: retrying cannot help."""
+    """A refresh refused for good (the refresh token or the install behind it is gone): retrying
+    cannot help.
+
+    GHL's answer is not pinned down: the OAuth standard's `{"error": "invalid_grant"}`, or the
+    spec's own error bodies (apps/oauth.json: 400 `BadRequestDTO {statusCode, message}`, 401
+    `UnauthorizedDTO {statusCode, message, error: "Unauthorized"}`, 422 with a message list).
+    Both are recognised. A refusal naming the client is our app's credentials (a setting to fix),
+    not this grant, and is never taken for a dead grant.
+    """
     if error.code == "invalid_grant":
         return True
-    # ghl-api.md "Common problems": a deleted or paused sub-account refuses refresh this way.
-    return error.status in (400, 401) and "not active" in error.message.lower()
+    if error.status not in (400, 401, 422):
+        return False
+    text = error.message.lower()
+    if "client" in text or error.code in ("invalid_client", "unauthorized_client"):
+        return False
+    # ghl-api.md "Common problems": a deleted or paused sub-account refuses refresh "not active".
+    return any(
+        word in text
+        for word in ("not active", "refresh token", "grant", "expired", "revoked", "invalid token")
+    )
 
 
 class OAuthApi:
@@ -188,5 +206,9 @@ class OAuthApi:
                     found.append(InstalledLocation(str(item["_id"]), str(item.get("name") or "")))
             skip += len(page)
             total = body.get("count")
-            if len(page) < INSTALLED_LOCATIONS_PAGE or (isinstance(total, int) and skip >= total):
+            # `count` is the total (spec: "Total location count under the company"); GHL may
+            # cap a page below the limit asked for, so only `count` or an empty page ends it.
+            if not page or (isinstance(total, int) and skip >= total):
+                return found
+            if not isinstance(total, int) and len(page) < INSTALLED_LOCATIONS_PAGE:
                 return found

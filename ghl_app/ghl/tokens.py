@@ -44,6 +44,14 @@ REFRESH_MARGIN = timedelta(minutes=5)
 # handled as before, by `refresh_location(stale=...)`, which reads the row.
 TOKEN_CACHE_S = 30.0
 
+# A grant unused this long is refreshed (its refresh token would die after a year idle), checked
+# this often.
+IDLE_REFRESH = timedelta(days=30)
+KEEPALIVE_INTERVAL_S = 24 * 3600.0
+
+# Agency grants asked, at most, to mint the token of a sub-account whose INSTALL named no agency.
+ADOPT_CANDIDATES = 20
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -152,6 +160,8 @@ class TokenManager:
             if refresh_token is None:
                 if row.user_type == "Company" and row.company_id:
                     return await self._remint(row, conn)
+                if row.user_type == "Company":
+                    return await self._adopt(row, conn)
                 raise await self._give_up(row, "no refresh token stored", conn)
             try:
                 grant = await self._refresh_once_more_if_lost(
@@ -187,6 +197,37 @@ class TokenManager:
             extra={"location_id": row.location_id, "company_id": row.company_id},
         )
         return grant.access_token
+
+    async def _adopt(self, row: Location, conn: BaseDBAsyncClient | None) -> str:
+        """A sub-account installed "via future locations" with no companyId in its INSTALL
+        (AppInstall.md): the agency grants held are asked to mint its token, agencies that
+        install to future locations first; GHL mints only for the agency the location is in."""
+        candidates = (
+            await Company.filter(uninstalled_at=None, needs_reinstall=False)
+            .exclude(access_token_enc=None)
+            .order_by("-future_locations", "-installed_at")
+            .limit(ADOPT_CANDIDATES)
+        )
+        for company in candidates:
+            try:
+                company_token = await self.company_token(company.company_id)
+                grant = await self._oauth.location_token(
+                    company_token, company_id=company.company_id, location_id=row.location_id
+                )
+            except NeedsReinstall:
+                continue
+            except GhlApiError as exc:
+                if exc.status in (400, 401, 403, 404, 422):
+                    continue  # not this agency's sub-account
+                raise  # GHL down or busy: tried again on the next use
+            await Location.filter(id=row.id).using_db(conn).update(company_id=company.company_id)
+            await self._store_location(row, grant, conn)
+            log.info(
+                "location without a company adopted by its agency's grant",
+                extra={"location_id": row.location_id, "company_id": company.company_id},
+            )
+            return grant.access_token
+        raise await self._give_up(row, "no agency grant held covers this sub-account", conn)
 
     async def _store_location(
         self, row: Location, grant: TokenGrant, conn: BaseDBAsyncClient | None
@@ -268,6 +309,47 @@ class TokenManager:
             log.warning("agency needs reinstall: %s", reason, extra={"company_id": row.company_id})
         await Company.filter(id=row.id).using_db(conn).update(**_dead(reason))
         return NeedsReinstall(reason)
+
+    # -- idle grants --------------------------------------------------------------------------
+
+    async def refresh_idle(self, *, idle: timedelta = IDLE_REFRESH) -> int:
+        """Refresh every grant not refreshed for `idle`: a refresh token lives "a year unless
+        it is used" (Authorization.md FAQ), so a location without traffic would lose its grant.
+        The last refresh is when the access token was issued: about a day before `expires_at`.
+        Returns how many were refreshed; a grant GHL refuses is flagged as on any refresh."""
+        before = _now() - idle
+        done = 0
+        locations = await (
+            Location.filter(uninstalled_at=None, needs_reinstall=False, expires_at__lt=before)
+            .exclude(refresh_token_enc=None)
+            .values_list("location_id", flat=True)
+        )
+        for location_id in locations:
+            try:
+                await self.refresh_location(str(location_id))
+                done += 1
+            except GhlApiError as exc:
+                log.warning("idle grant not refreshed: %s", exc, extra={"location_id": location_id})
+        companies = await (
+            Company.filter(uninstalled_at=None, needs_reinstall=False, expires_at__lt=before)
+            .exclude(refresh_token_enc=None)
+            .values_list("company_id", flat=True)
+        )
+        for company_id in companies:
+            try:
+                await self.company_token(str(company_id))
+                done += 1
+            except GhlApiError as exc:
+                log.warning("idle grant not refreshed: %s", exc, extra={"company_id": company_id})
+        if done:
+            log.info("%d idle grant(s) refreshed before their refresh token expires", done)
+        return done
+
+    async def run_keepalive(self, interval_s: float = KEEPALIVE_INTERVAL_S) -> None:
+        """The supervised loop: idle grants refreshed once a day."""
+        while True:
+            await self.refresh_idle()
+            await asyncio.sleep(interval_s)
 
     # -- shared -------------------------------------------------------------------------------
 

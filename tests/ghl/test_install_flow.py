@@ -197,3 +197,19 @@ async def test_a_state_we_issued_is_good_once(
         odd = await client.get("/oauth/callback", params={"code": second, "state": "é.☃"})
         assert odd.status_code == 400
         assert not await Location.filter(location_id="loc-B").exists()
+
+
+async def test_agency_install_pages_installed_locations_until_ghl_count_when_pages_are_capped(
+    data_dir: Path, fake_ghl: FakeGhl, webhook_keys: WebhookKeys
+) -> None:
+    """The spec's page default is 20 and its maximum undocumented: a page shorter than asked for
+    does not end the listing, GHL's `count` does."""
+    settings, port = await start_app(data_dir, fake_ghl, webhook_keys)
+    fake_ghl.installed_page_cap = 20
+    fake_ghl.future_locations.add("co-P")
+    fake_ghl.consent_company("co-P", [(f"loc-{n:02d}", "") for n in range(45)])
+    async with run_app(create_app(settings), port=port) as running:
+        assert (await install(running)).status_code == 200
+        assert await Location.filter(company_id="co-P").count() == 45
+        assert (await Company.get(company_id="co-P")).future_locations
+    assert len(fake_ghl.calls_to("/oauth/installedLocations")) == 3

@@ -196,3 +196,47 @@ async def test_a_cached_token_is_not_used_after_the_location_needs_reinstall(
     with pytest.raises(NeedsReinstall):
         await ghl.client.upsert_contact("loc-1", phone="+5511988885555")
     assert len(fake_ghl.calls) == calls  # no GHL call with the dead token
+
+
+@pytest.mark.parametrize("shape", ["oauth", "spec"])
+async def test_a_refresh_refused_in_either_error_shape_flags_the_location_once(
+    ghl: GhlIntegration, fake_ghl: FakeGhl, settings: Settings, shape: str
+) -> None:
+    """GHL's refusal may be OAuth's invalid_grant or the spec's UnauthorizedDTO (apps/oauth.json):
+    both mean the grant is gone, and no more refreshes are tried."""
+    fake_ghl.token_error_shape = shape
+    body = await seed_location(fake_ghl, settings, expires_in=-60)
+    fake_ghl.refresh_tokens.pop(body["refresh_token"])  # revoked at GHL
+    for _ in range(2):
+        with pytest.raises(NeedsReinstall):
+            await ghl.client.upsert_contact("loc-1", phone="+5511900000003")
+    assert len(refreshes(fake_ghl)) == 1
+    assert (await Location.get(location_id="loc-1")).needs_reinstall
+
+
+def test_a_refusal_of_our_client_credentials_is_not_a_dead_grant() -> None:
+    from ghl_app.ghl.oauth import is_dead_grant
+
+    assert not is_dead_grant(GhlApiError(401, "invalid_client", "invalid_client"))
+    assert not is_dead_grant(GhlApiError(401, "Invalid client credentials", "Unauthorized"))
+    assert not is_dead_grant(GhlApiError(500, "Invalid refresh token", None))
+    assert is_dead_grant(GhlApiError(401, "Invalid refresh token", "Unauthorized"))
+    assert is_dead_grant(GhlApiError(400, "Location is not active", None))
+
+
+async def test_idle_grants_are_refreshed_before_their_refresh_token_dies(
+    ghl: GhlIntegration, fake_ghl: FakeGhl, settings: Settings
+) -> None:
+    """A refresh token lives "a year unless it is used" (Authorization.md FAQ): a grant idle
+    for 30 days is refreshed; a busy one is not touched."""
+    idle = await seed_location(fake_ghl, settings, "loc-idle", expires_in=-31 * 86400)
+    await seed_location(fake_ghl, settings, "loc-busy")
+    company = await seed_company(fake_ghl, settings, "co-1", ["loc-x"])
+    await Company.filter(company_id="co-1").update(
+        expires_at=datetime.now(UTC) - timedelta(days=40)
+    )
+    assert await ghl.tokens.refresh_idle() == 2
+    assert sorted(refreshes(fake_ghl)) == sorted([idle["refresh_token"], company["refresh_token"]])
+    row = await Location.get(location_id="loc-idle")
+    assert row.expires_at is not None and row.expires_at > datetime.now(UTC)
+    assert await ghl.tokens.refresh_idle() == 0

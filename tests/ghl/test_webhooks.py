@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding
 
 from ghl_app.db import apply_migrations
+from ghl_app.ghl.http import NeedsReinstall
 from ghl_app.ghl.installs import InstallService
 from ghl_app.ghl.webhooks import WebhookVerifier, load_ed25519_key, load_rsa_key
 from ghl_app.models import Company, Location, WebhookReceipt
@@ -140,18 +141,24 @@ async def test_uninstall_deletes_tokens_keeps_row_and_stops_the_location_session
     assert stopped == ["loc-1"]
 
 
-async def test_agency_uninstall_clears_the_company_and_all_its_locations(
+async def test_agency_uninstall_clears_the_company_and_the_locations_its_grant_installed(
     app: RunningApp, settings: Settings, webhook_keys: WebhookKeys, fake_ghl: FakeGhl
 ) -> None:
-    await seed_company(fake_ghl, settings, "co-1", ["loc-1", "loc-2"])
+    await seed_company(fake_ghl, settings, "co-1", ["loc-1", "loc-2", "loc-3"])
     await seed_location(fake_ghl, settings, "loc-1", user_type="Company")
     await seed_location(fake_ghl, settings, "loc-2", user_type="Company")
+    # loc-3 installed the app itself (its own grant): the agency's uninstall is not its own.
+    await seed_location(fake_ghl, settings, "loc-3", user_type="Location")
     stopped: list[str] = []
     app.app.state.services.ghl_integration.webhooks.on_uninstall = stopped.append
     body = json.dumps(event(settings, "UNINSTALL", locationId=None)).encode()
     assert (await post(app, body, ed_sign(webhook_keys, body)))[0] == 200
     assert sorted(stopped) == ["loc-1", "loc-2"]
-    assert await Location.filter(access_token_enc__isnull=False).count() == 0
+    kept = await Location.filter(access_token_enc__isnull=False).values_list(
+        "location_id", flat=True
+    )
+    assert kept == ["loc-3"]
+    assert (await Location.get(location_id="loc-3")).is_installed
     assert (await Company.get(company_id="co-1")).uninstalled_at is not None
 
 
@@ -325,3 +332,33 @@ async def test_ghl_retries_of_a_refused_uninstall_are_taken_until_its_last_one(
     assert not (await Location.get(location_id="loc-1")).is_installed
     status, answer = await post(app, uninstall, ed_sign(webhook_keys, uninstall))
     assert (status, answer["error"]["code"]) == (401, "replayed")
+
+
+async def test_a_future_location_install_without_company_gets_its_token_from_its_agency(
+    app: RunningApp, settings: Settings, webhook_keys: WebhookKeys, fake_ghl: FakeGhl
+) -> None:
+    """AppInstall.md: "In case of app installation via future locations, you may not get
+    these fields" (companyId, userId). The agency grant that covers the location mints it."""
+    await seed_company(fake_ghl, settings, "co-other", ["loc-x"])
+    await seed_company(fake_ghl, settings, "co-1", ["loc-9"])
+    body = json.dumps(event(settings, locationId="loc-9", companyId=None, userId=None)).encode()
+    assert (await post(app, body, ed_sign(webhook_keys, body)))[0] == 200
+    row = await Location.get(location_id="loc-9")
+    assert row.is_installed and row.user_type == "Company" and row.company_id is None
+    assert await app.app.state.services.tokens.location_token("loc-9")
+    row = await Location.get(location_id="loc-9")
+    assert row.company_id == "co-1" and not row.needs_reinstall
+    minted = fake_ghl.calls_to("/oauth/locationToken")
+    assert [c.status for c in minted][-1] == 200 and len(minted) <= 2
+
+
+async def test_a_location_without_company_no_held_agency_covers_is_flagged_for_reinstall(
+    app: RunningApp, settings: Settings, webhook_keys: WebhookKeys, fake_ghl: FakeGhl
+) -> None:
+    await seed_company(fake_ghl, settings, "co-other", ["loc-x"])
+    body = json.dumps(event(settings, locationId="loc-9", companyId=None)).encode()
+    assert (await post(app, body, ed_sign(webhook_keys, body)))[0] == 200
+    with pytest.raises(NeedsReinstall):
+        await app.app.state.services.tokens.location_token("loc-9")
+    row = await Location.get(location_id="loc-9")
+    assert row.needs_reinstall and "agency" in (row.reinstall_reason or "")

@@ -54,6 +54,16 @@ class OAuthFake(GuardedFake):
         self.installed: dict[str, list[tuple[str, str]]] = {}  # company -> [(location, name)]
         self._consent: _Consent | None = None
         self._lose_refresh = 0
+        # Agencies that chose "install to future locations" (`installToFutureLocations` in their
+        # token body, apps/oauth.json).
+        self.future_locations: set[str] = set()
+        # Unknown in GHL's docs, so both are offered (the code handles both):
+        # - a refused refresh in the OAuth standard's shape ("oauth": 400 invalid_grant) or in
+        #   the spec's (apps/oauth.json: 401 UnauthorizedDTO {statusCode, message, error});
+        # - installedLocations pages of the `limit` asked for, or capped lower by GHL (the spec's
+        #   default is 20, its maximum undocumented).
+        self.token_error_shape = "oauth"
+        self.installed_page_cap: int | None = None
 
     # -- test set-up ---------------------------------------------------------------------------
 
@@ -111,6 +121,7 @@ class OAuthFake(GuardedFake):
             body["locationId"] = grant.location_id
         if grant.user_type == "Company":
             body["isBulkInstallation"] = True
+            body["installToFutureLocations"] = grant.company_id in self.future_locations
         return body
 
     # -- marketplace ---------------------------------------------------------------------------
@@ -167,6 +178,9 @@ class OAuthFake(GuardedFake):
         return self._answer(call, {"error": "unsupported_grant_type"}, 400)
 
     def _invalid_grant(self, call: RecordedCall, description: str) -> Response:
+        if self.token_error_shape == "spec":
+            body = {"statusCode": 401, "message": description, "error": "Unauthorized"}
+            return self._answer(call, body, 401)
         return self._answer(call, {"error": "invalid_grant", "error_description": description}, 400)
 
     async def _location_token(self, request: Request) -> Response:
@@ -194,6 +208,8 @@ class OAuthFake(GuardedFake):
             return self._ok(call, {"statusCode": 400, "message": "bad companyId or appId"}, 400)
         everything = self.installed.get(grant.company_id, [])
         skip, limit = int(q.get("skip", 0)), int(q.get("limit", 20))
+        if self.installed_page_cap is not None:
+            limit = min(limit, self.installed_page_cap)
         page = everything[skip : skip + limit]
         locations = [{"_id": loc, "name": name, "isInstalled": True} for loc, name in page]
         return self._ok(call, {"locations": locations, "count": len(everything)})

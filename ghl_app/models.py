@@ -152,6 +152,8 @@ class Contact(Model):
     is_group = fields.BooleanField(default=False)
     ghl_contact_id = fields.CharField(max_length=64, null=True, db_index=True)
     ghl_conversation_id = fields.CharField(max_length=64, null=True)
+    # GHL's Do Not Disturb for this channel (ContactDndUpdate): nothing is sent to the chat.
+    dnd = fields.BooleanField(default=False)
     last_instance: fields.ForeignKeyNullableRelation[Instance] = fields.ForeignKeyField(
         "models.Instance", related_name=False, null=True, on_delete=fields.SET_NULL
     )

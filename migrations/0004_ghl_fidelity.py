@@ -18,4 +18,9 @@ class Migration(migrations.Migration):
             name='future_locations',
             field=fields.BooleanField(default=False),
         ),
+        ops.AddField(
+            model_name='Contact',
+            name='dnd',
+            field=fields.BooleanField(default=False),
+        ),
     ]

@@ -10,13 +10,39 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from ghl_app import db, phones
 from ghl_app.ghl.client import GhlClient
+from ghl_app.ghl.http import GhlApiError
 from ghl_app.jobs.errors import PermanentError
 from ghl_app.models import Contact
 
 log = logging.getLogger(__name__)
+
+# Every contact a WhatsApp chat maps to carries it (agencies filter and automate on it).
+WHATSAPP_TAG = "whatsapp"
+
+
+def _tags(contact: dict[str, Any] | None) -> list[str]:
+    tags = (contact or {}).get("tags")
+    return [t.lower() for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+
+
+def is_not_found(exc: GhlApiError) -> bool:
+    """GHL no longer has the contact or conversation a call named (deleted in GHL). GHL's exact
+    answer is not documented: a 404, or a 400/422 whose message says so."""
+    if exc.status == 404:
+        return True
+    text = exc.message.lower()
+    return exc.status in (400, 422) and ("not found" in text or "does not exist" in text)
+
+
+async def forget_ghl_ids(contact_id: int, location_id: str) -> None:
+    """Drop a chat's cached GHL contact and conversation ids: they are found (or created) again."""
+    await Contact.filter(id=contact_id, location_id=location_id).update(
+        ghl_contact_id=None, ghl_conversation_id=None
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +150,14 @@ async def ensure_ghl_contact(client: GhlClient, contact: Contact) -> str:
                 break
         if found is None:
             found = await client.upsert_contact(
-                location_id, phone=contact.phone_e164, name=contact.name, tags=["whatsapp"]
+                location_id, phone=contact.phone_e164, name=contact.name
             )
     contact_id = str((found or {}).get("id") or "")
     if not contact_id:
         raise PermanentError("GHL answered the contact lookup without an id")
+    if not contact.is_group and WHATSAPP_TAG not in _tags(found):
+        # Added, never set: an upsert's tags would replace the contact's own (apps/contacts.json).
+        await client.add_tags(location_id, contact_id, [WHATSAPP_TAG])
     contact.ghl_contact_id = contact_id
     await Contact.filter(id=contact.id, location_id=location_id).update(ghl_contact_id=contact_id)
     log.info("contact mapped", extra={"location_id": location_id})

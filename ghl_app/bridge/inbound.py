@@ -21,7 +21,12 @@ from connectors.events import Message as WaMessage
 from ghl_app import phones
 from ghl_app.bridge import _rows, media
 from ghl_app.bridge._errors import job_error
-from ghl_app.bridge.contacts import ensure_conversation, local_contact
+from ghl_app.bridge.contacts import (
+    ensure_conversation,
+    forget_ghl_ids,
+    is_not_found,
+    local_contact,
+)
 from ghl_app.bridge.media.attach import InboundMedia
 from ghl_app.bridge.media.links import MediaLinks
 from ghl_app.bridge.posted import post_once
@@ -144,35 +149,19 @@ class InboundBridge:
             "message_id": message.id,
         }
         try:
-            contact_id, conversation_id = await self._conversation(message)
-            attachments, note = await self._attachments(message, contact_id, conversation_id)
-            text = message.body or ""
-            if note:
-                text = f"{text}\n{note}".strip()
-            payload: dict[str, Any] = {
-                "type": "SMS",
-                "message": text,
-                "conversationId": conversation_id,
-                "contactId": contact_id,
-                "altId": message.wa_message_id,
-                "direction": "outbound" if message.origin == Origin.PHONE else "inbound",
-                "date": (message.sent_at or datetime.now(UTC)).isoformat(),
-            }
-            if self._provider_id:
-                # Required for an extra provider; not for the default SMS provider
-                # (ConversationProviders.md), which may run without one.
-                payload["conversationProviderId"] = self._provider_id
-            if attachments:
-                payload["attachments"] = attachments
-            ghl_id = await post_once(
-                self._client,
-                message.location_id,
-                conversation_id,
-                payload,
-                message_id=message.id,
-                posted_at=message.ghl_posted_at,
-                context=context,
-            )
+            try:
+                contact_id, ghl_id = await self._post(message, context, cached=True)
+            except GhlApiError as exc:
+                if message.contact_id is None or not await self._gone(message, exc):
+                    raise
+                # Deleted in GHL since we cached its ids: found or created again, once.
+                log.warning(
+                    "GHL no longer has the chat's contact or conversation (%s): finding it again",
+                    exc,
+                    extra=context,
+                )
+                await forget_ghl_ids(message.contact_id, message.location_id)
+                contact_id, ghl_id = await self._post(message, context, cached=False)
         except BudgetSpent as exc:
             raise job_error(exc) from exc  # waits for the location's budget: not an error
         except GhlApiError as exc:
@@ -185,6 +174,56 @@ class InboundBridge:
         log.info("message synced to GHL", extra=context)
         for listener in self.synced_listeners:
             await listener(message, contact_id)
+
+    async def _gone(self, message: _rows.SyncRow, exc: GhlApiError) -> bool:
+        """Whether the post failed because GHL no longer has the chat's cached contact or
+        conversation. GHL may say so (a not-found answer) or answer a 500, as it does for a
+        wrong conversation id (highlevel-api-docs issue #6): then both are looked up."""
+        if is_not_found(exc):
+            return True
+        if exc.status < 500 or not (message.ghl_contact_id and message.ghl_conversation_id):
+            return False
+        try:
+            await self._client.get_contact(message.location_id, message.ghl_contact_id)
+            await self._client.get_conversation(message.location_id, message.ghl_conversation_id)
+        except GhlApiError as probe:
+            return is_not_found(probe)
+        return False
+
+    async def _post(
+        self, message: _rows.SyncRow, context: dict[str, Any], *, cached: bool
+    ) -> tuple[str, str]:
+        """(GHL contact id, GHL message id): the message posted into its conversation once."""
+        contact_id, conversation_id = await self._conversation(message, cached=cached)
+        attachments, note = await self._attachments(message, contact_id, conversation_id)
+        text = message.body or ""
+        if note:
+            text = f"{text}\n{note}".strip()
+        payload: dict[str, Any] = {
+            "type": "SMS",
+            "message": text,
+            "conversationId": conversation_id,
+            "contactId": contact_id,
+            "altId": message.wa_message_id,
+            "direction": "outbound" if message.origin == Origin.PHONE else "inbound",
+            "date": (message.sent_at or datetime.now(UTC)).isoformat(),
+        }
+        if self._provider_id:
+            # Required for an extra provider; not for the default SMS provider
+            # (ConversationProviders.md), which may run without one.
+            payload["conversationProviderId"] = self._provider_id
+        if attachments:
+            payload["attachments"] = attachments
+        ghl_id = await post_once(
+            self._client,
+            message.location_id,
+            conversation_id,
+            payload,
+            message_id=message.id,
+            posted_at=message.ghl_posted_at,
+            context=context,
+        )
+        return contact_id, ghl_id
 
     async def _rename_in_ghl(self, job: Any) -> None:
         """A group's GHL contact takes its current subject (the latest rename wins)."""
@@ -207,9 +246,9 @@ class InboundBridge:
             },
         )
 
-    async def _conversation(self, message: _rows.SyncRow) -> tuple[str, str]:
+    async def _conversation(self, message: _rows.SyncRow, *, cached: bool) -> tuple[str, str]:
         """(GHL contact id, conversation id): from the row once known, else found or created."""
-        if message.ghl_contact_id and message.ghl_conversation_id:
+        if cached and message.ghl_contact_id and message.ghl_conversation_id:
             return message.ghl_contact_id, message.ghl_conversation_id
         contact = await Contact.get_or_none(id=message.contact_id, location_id=message.location_id)
         if contact is None:

@@ -23,6 +23,7 @@ from ghl_app.bridge.media import fetch
 from ghl_app.errors import AppError
 from ghl_app.ghl.client import GhlClient
 from ghl_app.ghl.http import GhlApiError
+from ghl_app.ghl.webhooks import whatsapp_dnd
 from ghl_app.jobs import JobQueue
 from ghl_app.jobs.errors import PermanentError, RetryableError
 from ghl_app.models import (
@@ -44,6 +45,8 @@ WORKFLOW_MARK = "workflow"  # in Message.media: sent by a workflow action (its w
 API_MARK = "api"  # in Message.media: sent by an integrator (its API key id)
 # Sent from outside GHL's conversation: posted into it once WhatsApp took it.
 MIRROR_MARKS = {WORKFLOW_MARK, API_MARK}
+
+DND_REASON = "the contact has Do Not Disturb on in GHL: nothing is sent to them on WhatsApp"
 
 # (the message, its new status, the error): integrators' message.status events.
 StatusListener = Callable[[Message, MessageStatus, str | None], Awaitable[None]]
@@ -83,6 +86,9 @@ class _GhlContact:
     async def tags(self) -> list[str]:
         tags = (await self._load()).get("tags")
         return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+
+    async def dnd(self) -> bool:
+        return whatsapp_dnd(await self._load())
 
     async def phone(self) -> str:
         phone = (await self._load()).get("phone")
@@ -180,6 +186,8 @@ class OutboundBridge:
         )
         ghl_contact = _GhlContact(self._client, location_id, contact_id)
         try:
+            if contact is not None and contact.dnd:
+                raise PermanentError(DND_REASON)
             route = await routing.pick_number(
                 location_id,
                 contact,
@@ -197,6 +205,8 @@ class OutboundBridge:
             phone = str(job.payload.get("phone") or "")
             if contact is None and not phone:
                 phone = await ghl_contact.phone()  # a workflow send to a contact new to us
+                if await ghl_contact.dnd():
+                    raise PermanentError(DND_REASON)
             chat_id = await self._chat_id(engine, contact, phone)
             contact = await self._remember(location_id, contact, contact_id, chat_id, instance)
             # The instance is set before sending: the echo is matched on (instance, wa id).

@@ -63,25 +63,30 @@ class GhlClient:
     # -- contacts (Version 2021-07-28) ---------------------------------------------------------
 
     async def upsert_contact(
-        self,
-        location_id: str,
-        *,
-        phone: str,
-        name: str | None = None,
-        tags: list[str] | None = None,
+        self, location_id: str, *, phone: str, name: str | None = None
     ) -> dict[str, Any]:
         """Create or update the contact by phone (GHL applies the location's duplicate rules).
-        Returns the contact object (its `id` is the GHL contact id)."""
+        Returns the contact object (its `id` is the GHL contact id). Never with tags: an upsert's
+        `tags` "will overwrite all current Tags" (apps/contacts.json UpsertContactDto); they
+        are added with `add_tags`."""
         body: dict[str, Any] = {"locationId": location_id, "phone": phone}
         if name:
             body["name"] = name
-        if tags:
-            body["tags"] = tags
         answer = await self._call(
             location_id, "POST", "/contacts/upsert", retry_safe=True, json=body
         )
         contact = answer.get("contact")
         return contact if isinstance(contact, dict) else answer
+
+    async def add_tags(self, location_id: str, contact_id: str, tags: list[str]) -> None:
+        """POST /contacts/{id}/tags (apps/contacts.json `add-tags`): adds, keeps the others."""
+        await self._call(
+            location_id,
+            "POST",
+            f"/contacts/{contact_id}/tags",
+            retry_safe=True,
+            json={"tags": tags},
+        )
 
     async def create_contact(
         self, location_id: str, *, name: str, tags: list[str] | None = None
@@ -139,6 +144,12 @@ class GhlClient:
         conversations = answer.get("conversations") or []
         first = conversations[0] if conversations else None
         return first if isinstance(first, dict) else None
+
+    async def get_conversation(self, location_id: str, conversation_id: str) -> dict[str, Any]:
+        """GET /conversations/{id} (apps/conversations.json `get-conversation`)."""
+        return await self._call(
+            location_id, "GET", f"/conversations/{conversation_id}", retry_safe=True
+        )
 
     async def create_conversation(self, location_id: str, contact_id: str) -> dict[str, Any]:
         answer = await self._call(

@@ -36,7 +36,7 @@ from tortoise.transactions import in_transaction
 
 from ghl_app.errors import ConfigError
 from ghl_app.ghl.installs import InstallService
-from ghl_app.models import WebhookReceipt
+from ghl_app.models import Contact, WebhookReceipt
 from ghl_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 RETRY_WINDOW = timedelta(minutes=75)
 MAX_SKEW = timedelta(minutes=5)
 APP_EVENTS = ("INSTALL", "UNINSTALL")
+CONTACT_EVENTS = ("ContactDelete", "ContactDndUpdate")
 
 # The session manager's `stop_location`: sync or async, the handler accepts either.
 UninstallHook = Callable[[str], Awaitable[None] | None]
@@ -171,6 +172,19 @@ def parse_timestamp(value: object) -> datetime | None:
     return None
 
 
+def whatsapp_dnd(payload: Mapping[str, Any]) -> bool:
+    """Whether a ContactDndUpdate (docs/webhook events/ContactDndUpdate.md) stops our sends:
+    the contact's WhatsApp or SMS channel (we are an SMS-type provider) is "active" in
+    `dndSettings`; without `dndSettings`, `dnd: true` (every channel)."""
+    settings = payload.get("dndSettings")
+    if isinstance(settings, dict) and settings:
+        return any(
+            isinstance(channel := settings.get(name), dict) and channel.get("status") == "active"
+            for name in ("WhatsApp", "SMS")
+        )
+    return payload.get("dnd") is True
+
+
 def check_fresh(payload: Mapping[str, Any], *, now: datetime | None = None) -> None:
     """Replay defence with `webhookId`: the timestamp must be no older than GHL's retries
     (RETRY_WINDOW) and not in the future beyond clock skew."""
@@ -215,9 +229,12 @@ class AppWebhookHandler:
             raise WebhookRejected(400, "malformed_json", "the body is not JSON") from None
         if not isinstance(payload, dict):
             raise WebhookRejected(400, "malformed_json", "the body is not a JSON object")
+        kind = payload.get("type")
+        if kind in CONTACT_EVENTS and payload.get("appId") in (None, self._app_id):
+            # Their documented payloads carry no appId (docs/webhook events/ContactDelete.md).
+            return await self._contact_event(str(kind), payload)
         if payload.get("appId") != self._app_id:
             raise WebhookRejected(401, "wrong_app", "the webhook is for another app")
-        kind = payload.get("type")
         if kind not in APP_EVENTS:
             log.info("GHL webhook of type %r ignored", kind)
             return WebhookOutcome(200, "ignored")
@@ -237,6 +254,44 @@ class AppWebhookHandler:
         if location_id is None and company_id is None:
             raise WebhookRejected(400, "missing_field", f"{kind} names no location or company")
         return await self._apply(str(kind), webhook_id, payload, location_id, company_id)
+
+    async def _contact_event(self, kind: str, payload: dict[str, Any]) -> WebhookOutcome:
+        """ContactDelete drops the chats' mapping to the deleted contact (the next message finds
+        or creates its contact again); ContactDndUpdate sets whether WhatsApp may be sent to it.
+        Both set state, so a repeat changes nothing; a replayed `webhookId` is still refused."""
+        location_id, contact_id = payload.get("locationId"), payload.get("id")
+        if not all(isinstance(v, str) and 0 < len(v) <= 64 for v in (location_id, contact_id)):
+            raise WebhookRejected(400, "bad_field", f"{kind} names no valid location or contact")
+        if "timestamp" in payload:
+            check_fresh(payload)
+        webhook_id = payload.get("webhookId")
+        context = {"location_id": location_id, "webhook_id": webhook_id}
+        try:
+            async with in_transaction() as conn:
+                if isinstance(webhook_id, str) and 0 < len(webhook_id) <= 128:
+                    await WebhookReceipt.create(
+                        using_db=conn,
+                        webhook_id=webhook_id,
+                        kind=kind,
+                        location_id=location_id,
+                        payload=payload,
+                        handled_at=datetime.now(UTC),
+                    )
+                chats = Contact.filter(location_id=location_id, ghl_contact_id=contact_id)
+                if kind == "ContactDelete":
+                    changed = await chats.using_db(conn).update(
+                        ghl_contact_id=None, ghl_conversation_id=None
+                    )
+                else:
+                    changed = await chats.using_db(conn).update(dnd=whatsapp_dnd(payload))
+        except IntegrityError:
+            log.info("GHL %s webhook replayed: refused", kind, extra=context)
+            raise WebhookRejected(401, "replayed", "already received") from None
+        except Exception:
+            log.exception("GHL %s webhook not stored", kind, extra=context)
+            raise WebhookRejected(429, "not_stored", "could not store the webhook") from None
+        log.info("GHL %s webhook handled (%d chat(s))", kind, changed, extra=context)
+        return WebhookOutcome(200, "handled")
 
     async def _apply(
         self,

@@ -100,6 +100,9 @@ class FakeGhl(OAuthFake, WorkflowFake):
         #   really sends, nested under `messages` (issue #54).
         self.date_added = "sent"
         self.messages_shape = "nested"
+        # - a post naming a contact or conversation GHL no longer has (deleted in GHL): a 400
+        #   saying so ("not_found"), or a 500 as for a wrong conversation id (issue #6, "500").
+        self.gone_answer = "not_found"
         self._init_workflows()
         self.app = Starlette(routes=self._routes() + self._workflow_routes())
 
@@ -114,8 +117,10 @@ class FakeGhl(OAuthFake, WorkflowFake):
             Route("/contacts/upsert", self._upsert_contact, methods=["POST"]),
             Route("/contacts/search/duplicate", self._duplicate_contact, methods=["GET"]),
             Route("/contacts/{contact_id}", self._update_contact, methods=["PUT"]),
+            Route("/contacts/{contact_id}/tags", self._add_tags, methods=["POST"]),
             Route("/conversations/search", self._search_conversations, methods=["GET"]),
             Route("/conversations/", self._create_conversation, methods=["POST"]),
+            Route("/conversations/{conversation_id}", self._get_conversation, methods=["GET"]),
             Route("/conversations/messages/inbound", self._inbound_message, methods=["POST"]),
             Route("/conversations/messages/upload", self._upload, methods=["POST"]),
             Route(
@@ -183,6 +188,28 @@ class FakeGhl(OAuthFake, WorkflowFake):
         contact.update({k: v for k, v in (call.json or {}).items() if k in ("name", "tags")})
         return self._ok(call, {"succeded": True, "contact": contact})
 
+    async def _add_tags(self, request: Request) -> Response:
+        """POST /contacts/{id}/tags (apps/contacts.json `add-tags`): 201 `{tags}`, the others kept.
+        (An upsert's `tags` replace them all: UpsertContactDto, as `_upsert_contact` does.)"""
+        call, grant, failed = await self._guard(request)
+        if failed is not None or grant is None:
+            return failed or self._answer(call, {}, 500)
+        contact = self.contacts.get(request.path_params["contact_id"])
+        if contact is None or contact["locationId"] != grant.location_id:
+            return self._ok(call, {"statusCode": 400, "message": "Contact not found"}, 400)
+        tags = (call.json or {}).get("tags")
+        if not isinstance(tags, list):
+            return self._ok(call, {"statusCode": 422, "message": ["tags must be an array"]}, 422)
+        contact["tags"] = list(dict.fromkeys([*(contact.get("tags") or []), *tags]))
+        return self._ok(call, {"tags": contact["tags"]}, 201)
+
+    def delete_contact(self, contact_id: str) -> None:
+        """A user deletes the contact in GHL (DELETE /contacts/{id}); its conversation goes."""
+        self.contacts.pop(contact_id, None)
+        for conversation_id, conversation in list(self.conversations.items()):
+            if conversation["contactId"] == contact_id:
+                del self.conversations[conversation_id]
+
     async def _duplicate_contact(self, request: Request) -> Response:
         call, grant, failed = await self._guard_location(request, in_query=True)
         if failed is not None or grant is None:
@@ -212,6 +239,16 @@ class FakeGhl(OAuthFake, WorkflowFake):
         ]
         return self._ok(call, {"conversations": found, "total": len(found)})
 
+    async def _get_conversation(self, request: Request) -> Response:
+        """GET /conversations/{id} (apps/conversations.json `get-conversation`)."""
+        call, grant, failed = await self._guard(request)
+        if failed is not None or grant is None:
+            return failed or self._answer(call, {}, 500)
+        conversation = self.conversations.get(request.path_params["conversation_id"])
+        if conversation is None or conversation["locationId"] != grant.location_id:
+            return self._ok(call, {"statusCode": 400, "message": "Conversation not found"}, 400)
+        return self._ok(call, conversation)
+
     async def _create_conversation(self, request: Request) -> Response:
         call, grant, failed = await self._guard_location(request, in_query=False)
         if failed is not None or grant is None:
@@ -234,7 +271,14 @@ class FakeGhl(OAuthFake, WorkflowFake):
             call.status = 201
             return Response(status_code=201)
         body = dict(call.json or {})
-        conversation_id = body.get("conversationId") or self._id("conv-")
+        conversation = self.conversations.get(str(body.get("conversationId")))
+        contact = self.contacts.get(str(body.get("contactId")))
+        owned = (conversation or {}).get("locationId") == grant.location_id
+        if not owned or contact is None or conversation["contactId"] != contact["id"]:
+            if self.gone_answer == "500":
+                return self._ok(call, {"statusCode": 500, "message": "Internal server error"}, 500)
+            return self._ok(call, {"statusCode": 400, "message": "Conversation not found"}, 400)
+        conversation_id = body["conversationId"]
         message = {"id": self._id("msg-"), "locationId": grant.location_id, **body}
         message["conversationId"] = conversation_id
         # GetMessageResponseDto's fields, as the message list gives them back.

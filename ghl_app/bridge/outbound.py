@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -25,7 +26,7 @@ from ghl_app.ghl.client import GhlClient
 from ghl_app.ghl.http import GhlApiError
 from ghl_app.ghl.webhooks import whatsapp_dnd
 from ghl_app.jobs import JobQueue
-from ghl_app.jobs.errors import PermanentError, RetryableError
+from ghl_app.jobs.errors import Deferred, PermanentError, RetryableError
 from ghl_app.models import (
     Contact,
     Direction,
@@ -93,6 +94,27 @@ class _GhlContact:
     async def phone(self) -> str:
         phone = (await self._load()).get("phone")
         return phone if isinstance(phone, str) else ""
+
+
+# How long a mirrored post whose answer is still missing holds a matching Delivery URL call.
+ECHO_WINDOW = timedelta(minutes=2)
+
+
+async def _mirror_in_flight(location_id: str, contact_id: str, message: Message) -> bool:
+    """A message of this GHL contact with the same text that we posted into GHL ourselves
+    moments ago, still without its GHL id."""
+    return (
+        await Message.filter(
+            location_id=location_id,
+            contact__ghl_contact_id=contact_id,
+            ghl_message_id=None,
+            ghl_posted_at__gte=datetime.now(UTC) - ECHO_WINDOW,
+            body=message.body,
+        )
+        .exclude(id=message.id)
+        .exclude(status=MessageStatus.SYNCED)  # answered (its echo already recognised)
+        .exists()
+    )
 
 
 def _required(payload: dict[str, Any], name: str) -> str:
@@ -179,6 +201,12 @@ class OutboundBridge:
         if message is None or message.status != MessageStatus.PENDING:
             return  # sent already (or recognised as an echo): a replay sends nothing
         contact_id = str(job.payload["contact_id"])
+        if contact_id and await _mirror_in_flight(location_id, contact_id, message):
+            # GHL may call the Delivery URL for a message we posted into it ourselves (a
+            # phone-typed one, a workflow's): UNCONFIRMED, ghl-api-audit finding 15. Until our
+            # post's answer names its GHL id, this may be that echo: it waits, uncounted. When
+            # the answer comes, the echo is marked sent (`_mark_synced`) and never goes out.
+            raise Deferred("waiting for GHL's answer to a message we mirrored", after_s=1.0)
         contact = (
             await Contact.get_or_none(location_id=location_id, ghl_contact_id=contact_id)
             if contact_id

@@ -132,3 +132,33 @@ async def test_a_contact_with_whatsapp_dnd_gets_no_send_and_ghl_hears_why(
     await asyncio.sleep(0.3)
     assert not any(s["body"] == "promo" for s in await phone.sent())
     assert (await Message.get(ghl_message_id=allowed)).status != MessageStatus.FAILED
+
+
+async def test_a_phone_typed_message_ghl_echoes_to_the_delivery_url_is_not_sent_again(
+    bridged: Bridged,
+) -> None:
+    """If GHL calls the Delivery URL for the phone-typed message we mirror (UNCONFIRMED, audit
+    finding 15), the fake does it before answering our post: the customer must not get it twice."""
+    fake = bridged.fake
+
+    def sign(body: bytes) -> dict[str, str]:
+        return {"x-ghl-signature": base64.b64encode(SIGNING_KEY.sign(body)).decode()}
+
+    fake.delivery_echo = (f"{bridged.app.url}/webhooks/ghl/outbound", sign)
+    phone = bridged.phone()
+    await _first_message(bridged)
+    await phone.phone_typed(CHAT, "typed on the phone")
+    await wait_for(lambda: len(bridged.inbound_calls()) == 2)
+    await wait_for(lambda: len(fake.echoes) == 1)
+    assert fake.echoes[0][1] == 200  # accepted (verified, stored), then recognised
+    echo_id = fake.echoes[0][0]
+
+    async def settled() -> bool:
+        row = await Message.get_or_none(ghl_message_id=echo_id)
+        return row is not None and row.status == MessageStatus.SENT
+
+    await wait_for(settled)
+    await asyncio.sleep(2.0)  # a resend would reach the phone now
+    sent = [s["body"] for s in await phone.sent()]
+    assert "typed on the phone" not in sent
+    assert len(bridged.inbound_calls()) == 2

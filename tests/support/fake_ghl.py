@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -103,6 +105,12 @@ class FakeGhl(OAuthFake, WorkflowFake):
         # - a post naming a contact or conversation GHL no longer has (deleted in GHL): a 400
         #   saying so ("not_found"), or a 500 as for a wrong conversation id (issue #6, "500").
         self.gone_answer = "not_found"
+        # - whether GHL calls the provider's Delivery URL for a message we post with
+        #   direction "outbound" (a phone-typed one we mirror): UNCONFIRMED (ghl-api-audit
+        #   finding 15). When set to (delivery URL, sign(body) -> headers), it does, before it
+        #   answers our post: the echo races our own bookkeeping.
+        self.delivery_echo: tuple[str, Any] | None = None
+        self.echoes: list[tuple[str, int]] = []  # (message id, the Delivery URL's status)
         self._init_workflows()
         self.app = Starlette(routes=self._routes() + self._workflow_routes())
 
@@ -290,6 +298,9 @@ class FakeGhl(OAuthFake, WorkflowFake):
             else datetime.now(UTC).isoformat().replace("+00:00", "Z")
         )
         self.messages[message["id"]] = message
+        if self.delivery_echo is not None and message["direction"] == "outbound":
+            await self._echo(message)
+            await asyncio.sleep(1.5)  # and answers our post only after the echo was handled
         if quirk == "store_then_hang":
             call.status = -1
             await asyncio.sleep(self.hang_seconds)
@@ -303,6 +314,26 @@ class FakeGhl(OAuthFake, WorkflowFake):
                 "message": "Message added",
             },
         )
+
+    async def _echo(self, message: dict[str, Any]) -> None:
+        """ProviderOutboundMessage.md's payload for the message, signed, to the Delivery URL."""
+        assert self.delivery_echo is not None
+        url, sign = self.delivery_echo
+        payload = {
+            "contactId": message.get("contactId"),
+            "locationId": message["locationId"],
+            "messageId": message["id"],
+            "type": "SMS",
+            "message": message.get("message", ""),
+            "attachments": message.get("attachments") or [],
+            "phone": "",
+        }
+        body = json.dumps(payload).encode()
+        async with httpx.AsyncClient(timeout=10) as client:
+            answer = await client.post(
+                url, content=body, headers={"content-type": "application/json", **sign(body)}
+            )
+        self.echoes.append((message["id"], answer.status_code))
 
     async def _conversation_messages(self, request: Request) -> Response:
         """GET /conversations/{id}/messages (apps/conversations.json `get-messages`): newest

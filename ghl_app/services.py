@@ -82,6 +82,7 @@ class Services:
             bus=self.bus,
             cipher=self.ghl_integration.cipher,
             http=self.events_http,
+            allowed_hosts=settings.webhook_allowed_hosts,
         )
         self.api_sends = ApiSends(queue=self.jobs)
         message_events = MessageEvents(self.event_hub)

@@ -155,6 +155,9 @@ class Settings:
     # How long one GHL call may take. A post answered later may still have been stored: the
     # retry looks for it first (issue 13), so a slow GHL costs time, not a duplicate.
     ghl_timeout_seconds: float = 20.0
+    # Event and alert webhooks (URLs integrators and agencies give) reach only public addresses,
+    # except these hosts (names or name:port): a receiver on the private network must be named.
+    webhook_allowed_hosts: tuple[str, ...] = ()
 
     @property
     def location_session_quota(self) -> int:
@@ -375,13 +378,18 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ).lower(),
         media_retention_days=_int(env, "MEDIA_RETENTION_DAYS", 30, low=1, high=3650),
         ghl_timeout_seconds=_float(env, "GHL_TIMEOUT_SECONDS", 20.0, low=1.0),
+        webhook_allowed_hosts=_host_list(env, "WEBHOOK_ALLOWED_HOSTS", ()),
     )
 
 
-def _host_list(env: dict[str, str]) -> tuple[str, ...]:
-    raw = _get(env, "ATTACHMENT_ALLOWED_HOSTS")
+def _host_list(
+    env: dict[str, str],
+    name: str = "ATTACHMENT_ALLOWED_HOSTS",
+    default: tuple[str, ...] = Settings.attachment_allowed_hosts,
+) -> tuple[str, ...]:
+    raw = _get(env, name)
     if raw is None:
-        return Settings.attachment_allowed_hosts
+        return default
     return tuple(h.strip().lower() for h in raw.split(",") if h.strip())
 
 

@@ -21,6 +21,7 @@ import httpx
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from ghl_app.bridge.media.fetch import AttachmentFetcher, AttachmentRefused
 from ghl_app.crypto import TokenCipher
 from ghl_app.events import EventBus
 from ghl_app.integrations import signing
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 SEND_EVENT = "signed_event"
 MAX_ATTEMPTS = 10
+# A receiver answers within this, and of its answer this much is kept (for the journey).
+POST_DEADLINE_S = 15.0
+ANSWER_BYTES = 4096
 EVENT_TYPES = (
     "message.received",
     "message.status",
@@ -57,12 +61,27 @@ def envelope(event_type: str, data: dict[str, Any], *, location_id: str | None) 
 
 class EventHub:
     def __init__(
-        self, *, queue: JobQueue, bus: EventBus, cipher: TokenCipher, http: httpx.AsyncClient
+        self,
+        *,
+        queue: JobQueue,
+        bus: EventBus,
+        cipher: TokenCipher,
+        http: httpx.AsyncClient,
+        allowed_hosts: tuple[str, ...] = (),
     ) -> None:
         self._queue = queue
         self._bus = bus
         self._cipher = cipher
-        self._http = http
+        # The URLs are user content: posted only to vetted public addresses (or hosts named in
+        # WEBHOOK_ALLOWED_HOSTS), never to the app itself, the private network or the cloud
+        # metadata address, and no redirect is followed (issue 14's guard, as for attachments).
+        self._poster = AttachmentFetcher(
+            http,
+            allowed_hosts=allowed_hosts,
+            max_bytes=ANSWER_BYTES,
+            deadline=POST_DEADLINE_S,
+            noun="webhook",
+        )
         queue.register(SEND_EVENT, self._send)
 
     async def publish(
@@ -157,8 +176,9 @@ class EventHub:
         }
         status, answer = 0, ""
         try:
-            response = await self._http.post(url, content=body, headers=headers)
-            status, answer = response.status_code, response.text[:500]
+            status, answer = await self._poster.post(url, content=body, headers=headers)
+        except AttachmentRefused as exc:
+            answer = str(exc)[:500]
         except httpx.HTTPError as exc:
             answer = f"{type(exc).__name__}: {exc}"[:500]
         fields: dict[str, Any] = {

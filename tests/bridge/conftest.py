@@ -159,6 +159,8 @@ def bridge_env(
             # The fake GHL's file host is loopback: allowed by name:port, every other loopback
             # port stays refused (production allows only GHL's own file hosts).
             "ATTACHMENT_ALLOWED_HOSTS": fake.url.split("//", 1)[1],
+            # Event receivers in tests listen on loopback, which only a named host may reach.
+            "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
             "WA_WEB_URL": wa_fixture_server.url(**FAST),
             "CHROMIUM_PATH": chromium_path,
             "GHL_WEBHOOK_ED25519_KEY": PUBLIC_PEM,

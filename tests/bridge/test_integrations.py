@@ -196,3 +196,29 @@ async def test_disconnect_alert_once_per_incident_after_the_grace_then_recovered
     await asyncio.sleep(2.0)  # past the grace again: no second alert for this incident
     assert len(receiver.events("number.disconnected")) == 1
     assert len(receiver.events("number.recovered")) == 1
+
+
+async def test_event_webhooks_reach_no_private_address_unless_its_host_is_named(
+    receiver: Receiver,
+) -> None:
+    """Integrators' and agencies' webhook URLs are user content: posted through the address
+    guard (issue 14's, as for attachments). Only loopback is ever contacted here."""
+    from ghl_app.bridge.media.fetch import AttachmentFetcher, AttachmentRefused
+
+    body = b'{"type":"message.received"}'
+    async with httpx.AsyncClient(follow_redirects=False) as http:
+        guarded = AttachmentFetcher(http, allowed_hosts=(), max_bytes=4096, noun="webhook")
+        for url in (
+            f"{receiver.base_url}/hook",
+            "http://169.254.169.254/latest/meta-data/",  # refused before any connection
+            "http://0x7f000001/hook",
+            "file:///etc/passwd",
+        ):
+            with pytest.raises(AttachmentRefused):
+                await guarded.post(url, content=body, headers={})
+        assert receiver.received == []
+        named = AttachmentFetcher(http, allowed_hosts=("127.0.0.1",), max_bytes=4096)
+        receiver.answers.append(302)  # a redirect is an answer, never followed
+        assert (await named.post(f"{receiver.base_url}/hook", content=body, headers={}))[0] == 302
+        assert (await named.post(f"{receiver.base_url}/hook", content=body, headers={}))[0] == 200
+    assert [r["body"] for r in receiver.received] == [body, body]

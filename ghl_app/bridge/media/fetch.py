@@ -29,7 +29,7 @@ GHL_FILE_HOSTS = ("storage.googleapis.com", "msgsndr.com", "services.leadconnect
 
 
 class AttachmentRefused(Exception):
-    """A URL this app will not fetch; the reason is shown in GHL as the failure."""
+    """A URL this app will not fetch (or post to); the reason is shown as the failure."""
 
 
 def refused_reason(address: IpAddress) -> str | None:
@@ -82,8 +82,10 @@ class AttachmentFetcher:
         allowed_hosts: tuple[str, ...] = GHL_FILE_HOSTS,
         max_bytes: int,
         deadline: float = DEADLINE_SECONDS,
+        noun: str = "attachment",
     ) -> None:
         self._http = http
+        self._noun = noun
         # Entries are names ("storage.googleapis.com") or name:port (tests name the fake GHL).
         self._allowed = {h.lower() for h in allowed_hosts}
         self.max_bytes = max_bytes
@@ -97,10 +99,10 @@ class AttachmentFetcher:
         """The address to connect to for this URL, after checking it."""
         if url.scheme not in ("http", "https"):
             raise AttachmentRefused(
-                f"only http and https attachments are fetched, not {url.scheme}"
+                f"only http and https {self._noun}s are allowed, not {url.scheme}"
             )
         if not url.host:
-            raise AttachmentRefused("attachment URL has no host")
+            raise AttachmentRefused(f"{self._noun} URL has no host")
         literal = literal_address(url.host)
         if literal is not None:
             addresses = [literal]
@@ -110,15 +112,64 @@ class AttachmentFetcher:
                     url.host, url.port or 443, type=socket.SOCK_STREAM
                 )
             except OSError as exc:
-                raise AttachmentRefused(f"attachment host {url.host} does not resolve") from exc
+                raise AttachmentRefused(f"{self._noun} host {url.host} does not resolve") from exc
             addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
         if self._named(url):
             return str(addresses[0])
         for address in addresses:
             reason = refused_reason(address)
             if reason is not None:
-                raise AttachmentRefused(f"attachment host {url.host} is a {reason}")
+                raise AttachmentRefused(f"{self._noun} host {url.host} is a {reason}")
         return str(addresses[0])
+
+    async def post(
+        self, raw_url: str, *, content: bytes, headers: dict[str, str]
+    ) -> tuple[int, str]:
+        """POST `content` to a user-given URL (an integrator's or agency's event webhook): the
+        address vetted as for attachments, no redirect followed, one deadline, at most
+        `max_bytes` of the answer read. Returns (status, the answer's first 500 characters)."""
+        try:
+            url = httpx.URL(raw_url)
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise AttachmentRefused(f"{self._noun} URL is not valid") from exc
+        try:
+            async with asyncio.timeout(self.deadline):
+                request = await self._pinned(url, "POST", content=content, headers=headers)
+                response = await self._http.send(request, stream=True, follow_redirects=False)
+                try:
+                    answer = b""
+                    async for chunk in response.aiter_bytes():
+                        answer += chunk
+                        if len(answer) >= self.max_bytes:
+                            break
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise AttachmentRefused(
+                f"{self._noun} not answered within {self.deadline:.0f} seconds"
+            ) from None
+        return response.status_code, answer[: self.max_bytes].decode("utf-8", "replace")[:500]
+
+    async def _pinned(
+        self,
+        url: httpx.URL,
+        method: str,
+        *,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Request:
+        """A request to the vetted address of `url`, keeping its name for Host and TLS."""
+        address = await self._vetted(url)
+        target = url.copy_with(host=address)
+        request = self._http.build_request(
+            method,
+            target,
+            content=content,
+            headers={**(headers or {}), "Host": url.netloc.decode("ascii")},
+        )
+        if url.scheme == "https":
+            request.extensions["sni_hostname"] = url.host
+        return request
 
     async def fetch(self, raw_url: str, *, budget: int | None = None) -> FetchedFile:
         """One file, within the deadline and `budget` bytes (default: the per-file cap)."""
@@ -136,14 +187,7 @@ class AttachmentFetcher:
         except (httpx.InvalidURL, TypeError) as exc:
             raise AttachmentRefused("attachment URL is not valid") from exc
         for _ in range(MAX_REDIRECTS + 1):
-            address = await self._vetted(url)
-            ip = ipaddress.ip_address(address)
-            netloc = f"[{address}]" if ip.version == 6 else address
-            target = url.copy_with(host=netloc.strip("[]"))
-            headers = {"Host": url.netloc.decode("ascii")}
-            extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
-            request = self._http.build_request("GET", target, headers=headers)
-            request.extensions.update(extensions)
+            request = await self._pinned(url, "GET")
             try:
                 response = await self._http.send(request, stream=True, follow_redirects=False)
             except httpx.RemoteProtocolError as exc:

@@ -37,6 +37,11 @@ async def healthz(request: Request) -> JSONResponse:
             "sessions": services.session_counts(),
             "needs_reinstall": {"locations": list(needs_reinstall), "companies": list(companies)},
             "missing_settings": list(services.settings.missing_ghl),
+            # Locations near the end of GHL's daily request budget: status ticks and renames
+            # wait, messages go on until it is spent.
+            "ghl_daily_budget_low": services.ghl_integration.http.daily.low_keys()
+            if services.ghl_integration.http.daily is not None
+            else [],
         }
     )
 

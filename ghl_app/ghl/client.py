@@ -36,6 +36,7 @@ class GhlClient:
         json: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
         files: dict[str, tuple[str, bytes, str]] | None = None,
+        deferrable: bool = False,
     ) -> dict[str, Any]:
         token = await self._tokens.location_token(location_id)
         for second_try in (False, True):
@@ -51,6 +52,7 @@ class GhlClient:
                     data=data,
                     files=files,
                     budget_wait_s=self._budget_wait_s,
+                    deferrable=deferrable,
                 )
             except GhlApiError as exc:
                 # A 401 says GHL no longer accepts the token (revoked, rotated elsewhere):
@@ -102,9 +104,15 @@ class GhlClient:
         return contact if isinstance(contact, dict) else answer
 
     async def rename_contact(self, location_id: str, contact_id: str, name: str) -> None:
-        """PUT /contacts/{id} with the name only (other fields untouched); safe to repeat."""
+        """PUT /contacts/{id} with the name only (other fields untouched); safe to repeat.
+        Deferrable: near the end of the daily budget a rename waits for tomorrow."""
         await self._call(
-            location_id, "PUT", f"/contacts/{contact_id}", retry_safe=True, json={"name": name}
+            location_id,
+            "PUT",
+            f"/contacts/{contact_id}",
+            retry_safe=True,
+            json={"name": name},
+            deferrable=True,
         )
 
     async def get_contact(self, location_id: str, contact_id: str) -> dict[str, Any]:
@@ -215,12 +223,14 @@ class GhlClient:
         body: dict[str, Any] = {"status": status}
         if error is not None:
             body["error"] = error
+        # Deferrable: near the end of the daily budget, delivered/read ticks wait; messages go.
         await self._call(
             location_id,
             "PUT",
             f"/conversations/messages/{message_id}/status",
             retry_safe=True,
             json=body,
+            deferrable=status in ("delivered", "read"),
         )
 
     async def upload_attachment(

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from ghl_app.ghl.ratelimit import OverBudget, RateLimiter
+from ghl_app.ghl.ratelimit import DailyBudget, OverBudget, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,8 @@ class GhlHttp:
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self.limiter = limiter
+        # GHL's daily budget per location, as its answers report it (ratelimit.DailyBudget).
+        self.daily: DailyBudget | None = DailyBudget() if limiter is not None else None
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -196,11 +198,17 @@ class GhlHttp:
         data: dict[str, Any] | None = None,
         files: dict[str, tuple[str, bytes, str]] | None = None,
         budget_wait_s: float | None = None,
+        deferrable: bool = False,
     ) -> dict[str, Any]:
         """Send one logical call (retrying as the policy allows); return GHL's JSON object.
 
         With `budget_wait_s`, a call that would wait longer than that for its location's request
-        budget raises `BudgetSpent` instead of waiting."""
+        budget raises `BudgetSpent` instead of waiting. Near the end of the location's daily
+        budget a `deferrable` call raises it too, and at its end every call does."""
+        if limit_key is not None and self.daily is not None:
+            wait = self.daily.wait_s(limit_key, deferrable=deferrable)
+            if wait > 0:
+                raise BudgetSpent(f"{limit_key} (daily)", wait)
         headers = {"Version": version_for(path)}
         if bearer is not None:
             headers["Authorization"] = f"Bearer {bearer}"
@@ -241,6 +249,12 @@ class GhlHttp:
                     limit_key,
                     remaining=_int_header(response, "X-RateLimit-Remaining"),
                     limit=_int_header(response, "X-RateLimit-Max"),
+                )
+            if self.daily is not None and limit_key is not None:
+                self.daily.observe(
+                    limit_key,
+                    remaining=_int_header(response, "X-RateLimit-Daily-Remaining"),
+                    limit=_int_header(response, "X-RateLimit-Limit-Daily"),
                 )
             if response.status_code < 400:
                 return _json_object(response)

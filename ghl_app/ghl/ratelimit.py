@@ -124,3 +124,55 @@ class RateLimiter:
         self._expire(window, now)
         if not window.sent and window.blocked_until <= now and self._windows.get(key) is window:
             del self._windows[key]
+
+
+# GHL's daily limit: 200,000 requests per app per resource a day (ghl-api.md "Rate limits"),
+# reported on every answer as `X-RateLimit-Limit-Daily` and `X-RateLimit-Daily-Remaining`.
+# When a key's remaining budget falls to its reserve, work that can wait (status ticks, group
+# renames) waits, so messages keep flowing until the day's end; at zero everything waits.
+DAILY_RESERVE_SHARE = 0.02
+DAILY_RESERVE_MIN = 500
+# When the day's budget is out, a call is tried again after this long: GHL does not say when
+# its day ends, so a later answer's headers decide.
+DAILY_RETRY_S = 900.0
+# A reading older than this is not trusted (the day may have turned).
+DAILY_STALE_S = 3600.0
+
+
+class DailyBudget:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._seen: dict[str, tuple[int, int, float]] = {}  # key -> (remaining, limit, when)
+
+    def observe(self, key: str, *, remaining: int | None, limit: int | None) -> None:
+        if remaining is None:
+            return
+        if limit is None:
+            limit = self._seen.get(key, (0, 200_000, 0.0))[1]
+        self._seen[key] = (remaining, limit, self._clock())
+
+    def remaining(self, key: str) -> int | None:
+        seen = self._seen.get(key)
+        if seen is None or self._clock() - seen[2] > DAILY_STALE_S:
+            return None
+        return seen[0]
+
+    def low(self, key: str) -> bool:
+        """At or under its reserve: only work that cannot wait goes on."""
+        seen = self._seen.get(key)
+        remaining = self.remaining(key)
+        if seen is None or remaining is None:
+            return False
+        return remaining <= max(DAILY_RESERVE_MIN, int(seen[1] * DAILY_RESERVE_SHARE))
+
+    def wait_s(self, key: str, *, deferrable: bool) -> float:
+        """0 when a call may go now; else how long to wait before trying."""
+        remaining = self.remaining(key)
+        if remaining is None:
+            return 0.0
+        if remaining <= 0 or (deferrable and self.low(key)):
+            return DAILY_RETRY_S
+        return 0.0
+
+    def low_keys(self) -> list[str]:
+        return sorted(key for key in list(self._seen) if self.low(key))

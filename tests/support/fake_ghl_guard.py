@@ -71,6 +71,10 @@ class GuardedFake:
         self.access_tokens: dict[str, tuple[Grant, float]] = {}
         self._faults: list[_Fault] = []
         self._windows: dict[str, deque[float]] = {}
+        # GHL's daily limit per app per resource (200,000; ghl-api.md "Rate limits"), reported
+        # on every answer as X-RateLimit-Limit-Daily / X-RateLimit-Daily-Remaining.
+        self.daily_limit = 200_000
+        self.daily_used: dict[str, int] = {}
         self._ids = itertools.count(1)
         self._random = random.Random(seed)
 
@@ -190,8 +194,25 @@ class GuardedFake:
                 **headers,
                 **{"X-RateLimit-Remaining": "0", "Retry-After": f"{max(wait, 0.001):.3f}"},
             )
+        used = self.daily_used.get(resource, 0)
+        daily = {"X-RateLimit-Limit-Daily": str(self.daily_limit)}
+        if used >= self.daily_limit:
+            return self._answer(
+                call,
+                {"statusCode": 429, "message": "Daily limit reached"},
+                429,
+                **headers,
+                **daily,
+                **{"X-RateLimit-Daily-Remaining": "0", "X-RateLimit-Remaining": "0"},
+            )
+        self.daily_used[resource] = used + 1
         window.append(now)
-        call.rate_headers = {**headers, "X-RateLimit-Remaining": str(limit - len(window))}
+        call.rate_headers = {
+            **headers,
+            **daily,
+            "X-RateLimit-Remaining": str(limit - len(window)),
+            "X-RateLimit-Daily-Remaining": str(self.daily_limit - used - 1),
+        }
         return None
 
     async def _guard(

@@ -12,6 +12,7 @@ import respx
 
 from ghl_app.ghl.client import GhlClient
 from ghl_app.ghl.http import GhlApiError, GhlHttp
+from support.ghl_models import request_problem
 
 BASE = "https://ghl.test"
 
@@ -66,7 +67,14 @@ async def test_each_call_sends_the_version_its_path_wants(
     upload = respx_mock.post("/conversations/messages/upload").respond(
         200, json={"uploadedFiles": {"a.jpg": "https://cdn/a.jpg"}}
     )
-    assert await client.upsert_contact("L", phone="+1", name="Ana", tags=["wa"]) == {"id": "c1"}
+    tags = respx_mock.post("/contacts/c1/tags").respond(201, json={"tags": ["x", "wa"]})
+    listing = respx_mock.get("/conversations/v1/messages").respond(
+        200,
+        json={"messages": {"lastMessageId": "m0", "nextPage": True, "messages": [{"id": "m0"}]}},
+    )
+    assert await client.upsert_contact("L", phone="+1", name="Ana") == {"id": "c1"}
+    await client.add_tags("L", "c1", ["wa"])
+    assert await client.conversation_messages("L", "v1") == ([{"id": "m0"}], "m0")
     assert await client.find_contact_by_phone("L", "+1") is None
     assert await client.create_contact("L", name="Vendas", tags=["g"]) == {"id": "g1"}
     await client.rename_contact("L", "g1", "Vendas SP")
@@ -93,6 +101,8 @@ async def test_each_call_sends_the_version_its_path_wants(
         (inbound, "2021-04-15"),
         (status, "2021-04-15"),
         (upload, "2021-04-15"),
+        (tags, "2021-07-28"),
+        (listing, "2021-04-15"),
     ]:
         request = route.calls.last.request
         assert request.headers["Version"] == version
@@ -103,6 +113,17 @@ async def test_each_call_sends_the_version_its_path_wants(
         "tags": ["g"],
     }
     assert json.loads(rename.calls.last.request.content) == {"name": "Vendas SP"}
+    assert json.loads(upsert.calls.last.request.content) == {
+        "locationId": "L",
+        "phone": "+1",
+        "name": "Ana",
+    }  # never tags: an upsert's tags replace the contact's own
+    assert json.loads(tags.calls.last.request.content) == {"tags": ["wa"]}
+    # Every JSON body the client sent is what GHL's own models (the SDK's) take.
+    for route in (upsert, new, rename, tags, create):
+        request = route.calls.last.request
+        problem = request_problem(request.method, request.url.path, json.loads(request.content))
+        assert problem is None, problem
     multipart = upload.calls.last.request
     assert b'name="fileAttachment"; filename="a.jpg"' in multipart.content
     assert b'name="conversationId"' in multipart.content

@@ -245,7 +245,25 @@ class FakeGhl(OAuthFake, WorkflowFake):
             if c["locationId"] == grant.location_id
             and c["contactId"] == call.query.get("contactId")
         ]
-        return self._ok(call, {"conversations": found, "total": len(found)})
+        return self._ok(
+            call, {"conversations": [self._listed(c) for c in found], "total": len(found)}
+        )
+
+    def _listed(self, conversation: dict[str, Any]) -> dict[str, Any]:
+        """A conversation as the search lists it (ConversationSchema: every field required)."""
+        contact = self.contacts.get(conversation["contactId"]) or {}
+        name = str(contact.get("name") or "")
+        return {
+            **conversation,
+            "lastMessageBody": "",
+            "lastMessageType": "TYPE_CUSTOM_PROVIDER_SMS",
+            "type": "TYPE_PHONE",
+            "unreadCount": 0,
+            "fullName": name,
+            "contactName": name,
+            "email": str(contact.get("email") or ""),
+            "phone": str(contact.get("phone") or ""),
+        }
 
     async def _get_conversation(self, request: Request) -> Response:
         """GET /conversations/{id} (apps/conversations.json `get-conversation`)."""
@@ -255,7 +273,9 @@ class FakeGhl(OAuthFake, WorkflowFake):
         conversation = self.conversations.get(request.path_params["conversation_id"])
         if conversation is None or conversation["locationId"] != grant.location_id:
             return self._ok(call, {"statusCode": 400, "message": "Conversation not found"}, 400)
-        return self._ok(call, conversation)
+        # GetConversationByIdResponse: deleted, inbox, type (a number here), unreadCount.
+        view = {**conversation, "deleted": False, "inbox": True, "type": 1, "unreadCount": 0}
+        return self._ok(call, view)
 
     async def _create_conversation(self, request: Request) -> Response:
         call, grant, failed = await self._guard_location(request, in_query=False)
@@ -454,3 +474,5 @@ async def run_fake_ghl(**options: Any) -> AsyncIterator[FakeGhl]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=math.ceil(fake.hang_seconds) + 10)
+    # Every request and answer held to GHL's own models (support/ghl_models.py).
+    assert not fake.model_violations, "\n".join(fake.model_violations[:20])

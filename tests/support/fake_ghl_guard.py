@@ -21,6 +21,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from support.ghl_models import request_problem, response_problem
+
 CLIENT_ID = "6650f0e1a2b3c4d5e6f70819-lx0abcd"  # the one test_settings uses
 CLIENT_SECRET = "client-secret"
 VERSION_CONVERSATIONS = "2021-04-15"
@@ -73,6 +75,10 @@ class GuardedFake:
         self._windows: dict[str, deque[float]] = {}
         # GHL's daily limit per app per resource (200,000; ghl-api.md "Rate limits"), reported
         # on every answer as X-RateLimit-Limit-Daily / X-RateLimit-Daily-Remaining.
+        # Requests and answers checked against the official SDK's models (ghl_models.py); what
+        # does not validate is listed here and fails the test (run_fake_ghl).
+        self.validate_models = True
+        self.model_violations: list[str] = []
         self.daily_limit = 200_000
         self.daily_used: dict[str, int] = {}
         self._ids = itertools.count(1)
@@ -121,11 +127,18 @@ class GuardedFake:
             body,
         )
         self.calls.append(call)
+        if self.validate_models:
+            problem = request_problem(call.method, call.path, body if form is None else form)
+            if problem is not None:
+                self.model_violations.append(f"{call.method} {call.path} body: {problem}")
         return call
 
-    @staticmethod
-    def _answer(call: RecordedCall, body: Any, status: int = 200, **headers: str) -> Response:
+    def _answer(self, call: RecordedCall, body: Any, status: int = 200, **headers: str) -> Response:
         call.status = status
+        if self.validate_models:
+            problem = response_problem(call.method, call.path, status, body)
+            if problem is not None:
+                self.model_violations.append(f"answer to {call.method} {call.path}: {problem}")
         return JSONResponse(body, status_code=status, headers=headers or None)
 
     async def _fault(self, call: RecordedCall) -> Response | None:

@@ -211,5 +211,9 @@ class OAuthFake(GuardedFake):
         if self.installed_page_cap is not None:
             limit = min(limit, self.installed_page_cap)
         page = everything[skip : skip + limit]
-        locations = [{"_id": loc, "name": name, "isInstalled": True} for loc, name in page]
+        # InstalledLocationSchema: _id, name, address (required), isInstalled, versionId.
+        locations = [
+            {"_id": loc, "name": name, "address": "", "isInstalled": True, "versionId": "v1"}
+            for loc, name in page
+        ]
         return self._ok(call, {"locations": locations, "count": len(everything)})

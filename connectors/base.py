@@ -100,6 +100,11 @@ class Engine(Protocol):
 
     async def request_pairing_code(self, phone: str) -> str: ...
 
+    async def catch_up(self, since: int) -> int:
+        """Replay, as message events, what WhatsApp Web holds since `since` (epoch seconds) and
+        never told us; returns how many messages were replayed (the store drops known ones)."""
+        ...
+
     def pids(self) -> list[int]:
         """OS pids of every live process this engine started (browser tree, own driver)."""
         ...

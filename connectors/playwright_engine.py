@@ -326,12 +326,25 @@ class PlaywrightEngine:
             return None
         return ResolvedId(wid=str(result["wid"]), lid=result.get("lid") or None)
 
+    async def catch_up(self, since: int) -> int:
+        return int(
+            await self._command(
+                "catchUp", since, CATCH_UP_CHATS, CATCH_UP_PER_CHAT, limit_s=_CATCH_UP_TIMEOUT_S
+            )
+        )
+
     async def request_pairing_code(self, phone: str) -> str:
         code = str(await self._command("pairingCode", _digits(phone)))
         run = self._run
         if run is not None:
             run.queue.put_nowait(PairingCode(self.instance_id, code))
         return code
+
+
+# Catch-up reads the most recently active chats, and the latest messages of each.
+CATCH_UP_CHATS = 200
+CATCH_UP_PER_CHAT = 100
+_CATCH_UP_TIMEOUT_S = 120.0
 
 
 def _digits(phone: str) -> str:

@@ -337,6 +337,29 @@
       if (!WPP.conn.isAuthenticated()) return false;
       return await WPP.conn.logout();
     },
+    // Messages that reached WhatsApp Web without reaching us: chat.new_message fires only for
+    // adds wa-js saw after its hook (loader onInjected) while this page lived, so whatever came
+    // while the app, the browser or the page was down, or before the hook, is only in the
+    // stores. Every chat active since `since` (epoch seconds; ChatModel.t is its last activity)
+    // is read back (WPP.chat.list, chat/functions/list.ts; WPP.chat.getMessages,
+    // chat/functions/getMessages.ts) and its messages since then go the new-message way
+    // (ciphertext wait, system types ignored); the app's store drops what it already has.
+    async catchUp(since, maxChats, perChat) {
+      const chats = await WPP.chat.list({ count: maxChats });
+      let seen = 0;
+      for (const chat of chats) {
+        const chatId = str(chat.id);
+        if (!chatId || chatId === 'status@broadcast' || chatId.endsWith('@newsletter')) continue;
+        if (typeof chat.t === 'number' && chat.t < since) continue;
+        const msgs = await WPP.chat.getMessages(chatId, { count: perChat });
+        for (const msg of msgs) {
+          if (typeof msg.t !== 'number' || msg.t < since) continue;
+          onNewMessage(msg);
+          seen += 1;
+        }
+      }
+      return seen;
+    },
   };
 
   const timer = setInterval(() => {

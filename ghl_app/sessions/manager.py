@@ -37,6 +37,7 @@ from connectors.events import (
 from ghl_app.errors import AppError
 from ghl_app.models import Instance, Location
 from ghl_app.sessions.boot import SessionBoot
+from ghl_app.sessions.catch_up import CATCH_UP_SLACK, catch_up_since
 from ghl_app.sessions.core import MessageListener, S
 from ghl_app.sessions.qr import QrCode, qr_code
 from ghl_app.sessions.state import Session, StartResult, instance_snapshot, not_found
@@ -265,6 +266,7 @@ class SessionManager(SessionBoot):
             if session.qr_timer is not None:
                 session.qr_timer.cancel()
                 session.qr_timer = None
+            since = await catch_up_since(session.instance_id)
             await self._set(
                 session,
                 status=S.CONNECTED,
@@ -274,6 +276,8 @@ class SessionManager(SessionBoot):
                 last_error=None,
             )
             log.info("connected", extra=session.log_extra)
+            if since is not None:
+                self._spawn(session, "catch-up", self._catch_up(session, since))
         elif isinstance(event, LoggedOut):
             session.linked = False
             log.info("logged out from the phone: %s", event.reason, extra=session.log_extra)
@@ -283,13 +287,38 @@ class SessionManager(SessionBoot):
             if event.up:
                 log.info("whatsapp stream back", extra=session.log_extra)
                 await self._set(session, status=S.CONNECTED, last_error=None)
+                down_at, session.stream_down_at = session.stream_down_at, None
+                if down_at is not None:
+                    since = down_at - CATCH_UP_SLACK
+                    self._spawn(session, "catch-up", self._catch_up(session, since))
             else:
                 log.warning("whatsapp stream down: %s", event.reason, extra=session.log_extra)
+                if session.stream_down_at is None:
+                    session.stream_down_at = datetime.now(UTC)
                 await self._set(session, status=S.DISCONNECTED, last_error=event.reason)
         elif isinstance(event, Disconnected):
             log.warning("engine lost: %s", event.reason, extra=session.log_extra)
             session.recovery = self._spawn(session, "recover", self._recover(session, event.reason))
         session.settled.set()
+
+    async def _catch_up(self, session: Session, since: datetime) -> None:
+        """Ask the page for what reached WhatsApp since `since` and never reached us (the app,
+        browser or page was down, or the stream was); it comes back as message events, and the
+        store keeps each message once."""
+        engine = session.engine
+        if engine is None or not self._is_current(session):
+            return
+        try:
+            count = await engine.catch_up(int(since.timestamp()))
+        except EngineError as exc:
+            log.warning("catch-up failed: %s", exc, extra=session.log_extra)
+            return
+        log.info(
+            "catch-up read %d message(s) since %s",
+            count,
+            since.isoformat(timespec="seconds"),
+            extra=session.log_extra,
+        )
 
     async def _tell_listeners(self, session: Session, event: EngineEvent) -> None:
         for listener in self._listeners:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from connectors.base import Engine
@@ -33,6 +34,8 @@ class Session:
     settled: asyncio.Event = field(default_factory=asyncio.Event)
     qr_timer: asyncio.Task[None] | None = None
     recovery: asyncio.Task[None] | None = None
+    # When WhatsApp's stream last went down while the browser lived (catch-up starts there).
+    stream_down_at: datetime | None = None
 
     @property
     def log_extra(self) -> dict[str, str]:

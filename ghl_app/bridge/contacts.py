@@ -124,11 +124,13 @@ async def local_contact(
     return LocalContact(id=int(row["id"]), renamed_in_ghl=renamed)
 
 
-async def ensure_ghl_contact(client: GhlClient, contact: Contact) -> str:
-    """The GHL contact id: found by every phone variant before one is created."""
+async def ensure_ghl_contact(client: GhlClient, contact: Contact) -> tuple[str, bool]:
+    """The GHL contact id, found by every phone variant before one is created; and whether it
+    was created now (then it has no conversation)."""
     if contact.ghl_contact_id:
-        return contact.ghl_contact_id
+        return contact.ghl_contact_id, False
     location_id = contact.location_id
+    created = False
     if contact.is_group:
         # A group is one GHL contact named after the group (its subject, when WhatsApp Web has
         # loaded it). It has no phone of its own, so it is created, not upserted: an upsert
@@ -137,6 +139,7 @@ async def ensure_ghl_contact(client: GhlClient, contact: Contact) -> str:
         found = await client.create_contact(
             location_id, name=contact.name or "WhatsApp group", tags=["whatsapp-group"]
         )
+        created = True
     else:
         if not contact.phone_e164:
             raise PermanentError(
@@ -149,27 +152,41 @@ async def ensure_ghl_contact(client: GhlClient, contact: Contact) -> str:
             if found:
                 break
         if found is None:
-            found = await client.upsert_contact(
-                location_id, phone=contact.phone_e164, name=contact.name
-            )
+            # No spelling of the phone is in GHL: created with its tag, and with no conversation
+            # yet (ensure_conversation creates one without searching).
+            try:
+                found = await client.create_contact(
+                    location_id, name=contact.name, phone=contact.phone_e164, tags=[WHATSAPP_TAG]
+                )
+                created = True
+            except GhlApiError as exc:
+                if exc.status != 400:
+                    raise
+                # The location's duplicate rules matched a contact the searches did not (GHL
+                # answers 400 "does not allow duplicated contacts"): the upsert finds it.
+                found = await client.upsert_contact(
+                    location_id, phone=contact.phone_e164, name=contact.name
+                )
     contact_id = str((found or {}).get("id") or "")
     if not contact_id:
         raise PermanentError("GHL answered the contact lookup without an id")
-    if not contact.is_group and WHATSAPP_TAG not in _tags(found):
+    if not contact.is_group and not created and WHATSAPP_TAG not in _tags(found):
         # Added, never set: an upsert's tags would replace the contact's own (apps/contacts.json).
         await client.add_tags(location_id, contact_id, [WHATSAPP_TAG])
     contact.ghl_contact_id = contact_id
     await Contact.filter(id=contact.id, location_id=location_id).update(ghl_contact_id=contact_id)
     log.info("contact mapped", extra={"location_id": location_id})
-    return contact_id
+    return contact_id, created
 
 
 async def ensure_conversation(client: GhlClient, contact: Contact) -> str:
     if contact.ghl_conversation_id:
         return contact.ghl_conversation_id
-    contact_id = await ensure_ghl_contact(client, contact)
+    contact_id, created = await ensure_ghl_contact(client, contact)
     location_id = contact.location_id
-    conversation = await client.search_conversation(location_id, contact_id)
+    # A contact created a moment ago has no conversation: one call fewer ("one conversationId
+    # is maintained per contact", ConversationProviders.md).
+    conversation = None if created else await client.search_conversation(location_id, contact_id)
     if conversation is None:
         conversation = await client.create_conversation(location_id, contact_id)
     conversation_id = str(conversation.get("id") or "")

@@ -91,12 +91,22 @@ class GhlClient:
         )
 
     async def create_contact(
-        self, location_id: str, *, name: str, tags: list[str] | None = None
+        self,
+        location_id: str,
+        *,
+        name: str | None,
+        phone: str | None = None,
+        tags: list[str] | None = None,
     ) -> dict[str, Any]:
-        """POST /contacts/: a contact with no phone to match on (a WhatsApp group), which an
-        upsert cannot find again. Not retried on a timeout or 5xx: a repeat would be a second
-        contact."""
-        body: dict[str, Any] = {"locationId": location_id, "name": name}
+        """POST /contacts/: a contact no search found (a WhatsApp group, which has no phone to
+        match on, or a phone no spelling of which is in GHL), created with its tags. Not retried
+        on a timeout or 5xx: a repeat would be a second contact (the job's retry searches
+        first)."""
+        body: dict[str, Any] = {"locationId": location_id}
+        if name:
+            body["name"] = name
+        if phone:
+            body["phone"] = phone
         if tags:
             body["tags"] = tags
         answer = await self._call(location_id, "POST", "/contacts/", retry_safe=False, json=body)

@@ -16,6 +16,7 @@ import pytest
 from bridge.conftest import LOCATION, SIGNING_KEY, Bridged, wait_for
 
 from ghl_app.models import Contact, Message, MessageStatus
+from ghl_app.phones import lookup_variants
 
 CHAT = "5511977770002"
 
@@ -56,13 +57,27 @@ async def test_an_existing_contact_keeps_its_tags_and_gains_whatsapp(bridged: Br
     assert all("tags" not in (c.json or {}) for c in fake.calls_to("/contacts/upsert"))
 
 
-async def test_a_new_contact_is_tagged_whatsapp_without_an_upsert_carrying_tags(
-    bridged: Bridged,
-) -> None:
+async def test_a_new_contact_costs_four_calls_and_a_known_one_one(bridged: Bridged) -> None:
+    """No spelling of the phone in GHL: the contact is created with its tag (never an upsert
+    with tags), its conversation created without a search, the message posted: 4 calls, plus
+    one search per other spelling of a Brazilian mobile (the 9th digit). A known chat's next
+    message is one call."""
+    fake = bridged.fake
     contact_id = await _first_message(bridged)
-    assert bridged.fake.contacts[contact_id]["tags"] == ["whatsapp"]
-    upserts = bridged.fake.calls_to("/contacts/upsert")
-    assert upserts and all("tags" not in (c.json or {}) for c in upserts)
+    assert fake.contacts[contact_id]["tags"] == ["whatsapp"]
+    assert not fake.calls_to("/contacts/upsert")
+    paths = [(c.method, c.path) for c in fake.calls if not c.path.startswith("/oauth")]
+    spellings = len(lookup_variants(f"+{CHAT}"))  # Brazil: with and without the 9th digit
+    assert paths == [
+        *[("GET", "/contacts/search/duplicate")] * spellings,
+        ("POST", "/contacts/"),
+        ("POST", "/conversations/"),
+        ("POST", "/conversations/messages/inbound"),
+    ]
+    before = len(fake.calls)
+    await bridged.phone().deliver(**{"from": CHAT, "body": "two"})
+    await wait_for(lambda: len(bridged.inbound_calls()) == 2)
+    assert [c.path for c in fake.calls[before:]] == ["/conversations/messages/inbound"]
 
 
 @pytest.mark.parametrize("gone_answer", ["not_found", "500"])

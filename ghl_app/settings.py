@@ -158,6 +158,9 @@ class Settings:
     # Event and alert webhooks (URLs integrators and agencies give) reach only public addresses,
     # except these hosts (names or name:port): a receiver on the private network must be named.
     webhook_allowed_hosts: tuple[str, ...] = ()
+    # A launched WhatsApp Web page that shows neither a QR nor the login within this long is
+    # stuck (a WhatsApp Web update wa-js does not handle yet): restarted once, then failed.
+    wa_ready_timeout_seconds: float = 180.0
 
     @property
     def location_session_quota(self) -> int:
@@ -379,6 +382,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         media_retention_days=_int(env, "MEDIA_RETENTION_DAYS", 30, low=1, high=3650),
         ghl_timeout_seconds=_float(env, "GHL_TIMEOUT_SECONDS", 20.0, low=1.0),
         webhook_allowed_hosts=_host_list(env, "WEBHOOK_ALLOWED_HOSTS", ()),
+        wa_ready_timeout_seconds=_float(env, "WA_READY_TIMEOUT_SECONDS", 180.0, low=1.0),
     )
 
 

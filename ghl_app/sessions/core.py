@@ -73,7 +73,12 @@ class SessionCore(abc.ABC):
         if session.engine is None:
             session.engine = await self._build(session)
         await session.engine.start()
+        session.launches += 1
         log.info("engine started", extra=session.log_extra)
+        self._spawn(session, "ready-watch", self._watch_ready(session, session.launches))
+
+    @abc.abstractmethod
+    async def _watch_ready(self, session: Session, launch: int) -> None: ...
 
     async def _build(self, session: Session) -> Engine:
         iid = str(session.instance_id)

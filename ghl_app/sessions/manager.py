@@ -320,6 +320,33 @@ class SessionManager(SessionBoot):
             extra=session.log_extra,
         )
 
+    async def _watch_ready(self, session: Session, launch: int) -> None:
+        """A page that never gets ready (no QR, no login: wa-js attached but WhatsApp Web did not
+        load, as after WhatsApp Web updates before) must not sit in `starting` or show a stale
+        `connected`: a linked number is restarted once, then the number fails with the reason."""
+        timeout = self.settings.wa_ready_timeout_seconds
+        await asyncio.sleep(timeout)
+        async with self._locked(session.instance_id):
+            if (
+                not self._is_current(session)
+                or session.launches != launch
+                or session.settled.is_set()
+                or session.recovery is not None
+            ):
+                return
+            session.ready_misses += 1
+            reason = f"not_ready: WhatsApp Web did not finish loading within {timeout:.0f} s"
+            log.warning("%s (launch %d)", reason, launch, extra=session.log_extra)
+            if session.linked and session.ready_misses == 1:
+                await self._stop_engine(session)
+                session.recovery = self._spawn(session, "recover", self._recover(session, reason))
+                return
+            await self._give_up(
+                session,
+                f"{reason}. WhatsApp Web may have changed: update the app, or start the number"
+                " again later.",
+            )
+
     async def _tell_listeners(self, session: Session, event: EngineEvent) -> None:
         for listener in self._listeners:
             try:

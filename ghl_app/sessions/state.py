@@ -36,6 +36,8 @@ class Session:
     recovery: asyncio.Task[None] | None = None
     # When WhatsApp's stream last went down while the browser lived (catch-up starts there).
     stream_down_at: datetime | None = None
+    launches: int = 0  # engine launches of this session (the readiness watchdog's generation)
+    ready_misses: int = 0  # launches that never got ready (no QR, no login) in time
 
     @property
     def log_extra(self) -> dict[str, str]:

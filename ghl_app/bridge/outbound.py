@@ -96,6 +96,11 @@ class _GhlContact:
         return phone if isinstance(phone, str) else ""
 
 
+# A number WhatsApp finds no account for is asked about this many times, this far apart (past
+# wa-js's 15 s cache of a miss), before the send fails as "not on WhatsApp".
+LOOKUP_ATTEMPTS = 3
+LOOKUP_RETRY_S = 20.0
+
 # How long a mirrored post whose answer is still missing holds a matching Delivery URL call.
 ECHO_WINDOW = timedelta(minutes=2)
 
@@ -235,7 +240,7 @@ class OutboundBridge:
                 phone = await ghl_contact.phone()  # a workflow send to a contact new to us
                 if await ghl_contact.dnd():
                     raise PermanentError(DND_REASON)
-            chat_id = await self._chat_id(engine, contact, phone)
+            chat_id = await self._chat_id(engine, contact, phone, attempt=job.attempts)
             contact = await self._remember(location_id, contact, contact_id, chat_id, instance)
             # The instance is set before sending: the echo is matched on (instance, wa id).
             await Message.filter(id=message.id).update(
@@ -271,7 +276,9 @@ class OutboundBridge:
             },
         )
 
-    async def _chat_id(self, engine: Engine, contact: Contact | None, phone: str) -> str:
+    async def _chat_id(
+        self, engine: Engine, contact: Contact | None, phone: str, *, attempt: int
+    ) -> str:
         if contact is not None and not phones.is_lid(contact.chat_id):
             return contact.chat_id
         e164 = phones.to_e164(phone) if phone else None
@@ -282,6 +289,15 @@ class OutboundBridge:
         except EngineError as exc:
             raise RetryableError(f"WhatsApp did not answer the number lookup: {exc}") from exc
         if resolved is None:
+            # wa-js answers a failed lookup exactly like a number with no account (null:
+            # contact/functions/queryWidExists.ts catches the server error) and caches it 15 s:
+            # asked again after the cache, and only the last answer is taken as final.
+            if attempt < LOOKUP_ATTEMPTS:
+                raise RetryableError(
+                    f"WhatsApp found no account for {e164} (a failed lookup looks the same):"
+                    " asking again",
+                    retry_after_s=LOOKUP_RETRY_S,
+                )
             raise PermanentError(f"{e164} is not on WhatsApp")
         return resolved.wid
 

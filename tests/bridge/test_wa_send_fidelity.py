@@ -5,8 +5,10 @@ the fake GHL, a real SQLite file."""
 
 from __future__ import annotations
 
+import pytest
 from bridge.conftest import Bridged, wait_for
 
+from ghl_app.bridge import outbound
 from ghl_app.models import Job, Message, MessageStatus
 
 
@@ -76,3 +78,34 @@ async def test_a_send_that_keeps_failing_ends_as_failed_in_ghl_with_the_reason(
     assert "ERROR_EXPIRED" in str(bridged.fake.messages[ghl_id].get("error"))
     assert (await Message.get(ghl_message_id=ghl_id)).status is MessageStatus.FAILED
     assert not [s for s in await bridged.phone().sent() if s["body"] == "vai falhar"]
+
+
+async def test_a_failed_number_lookup_is_asked_again_not_taken_for_no_whatsapp(
+    bridged: Bridged, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """wa-js answers a failed lookup as it answers a number with no account (null,
+    contact/functions/queryWidExists.ts): the send asks again and goes out."""
+    monkeypatch.setattr(outbound, "LOOKUP_RETRY_S", 0.2)  # wa-js caches a miss 15 s; ours 0.2
+    phone = bridged.phone()
+    await phone.lookup_errors(1)
+    ghl_id, _ = await bridged.reply_from_ghl("ghl-new-1", "olá", phone="+5511955550001")
+
+    async def reached() -> bool:
+        return any(s["body"] == "olá" for s in await phone.sent())
+
+    await wait_for(reached, timeout=60)
+    assert (await Message.get(ghl_message_id=ghl_id)).status == MessageStatus.SENT
+
+
+async def test_a_number_with_no_whatsapp_fails_after_the_last_lookup_with_the_reason(
+    bridged: Bridged, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbound, "LOOKUP_RETRY_S", 0.2)
+    phone = bridged.phone()
+    await phone.known_numbers({})  # no number has an account
+    ghl_id, _ = await bridged.reply_from_ghl("ghl-new-2", "olá", phone="+5511955550002")
+    await wait_for(lambda: bridged.fake.messages[ghl_id].get("status") == "failed", timeout=60)
+    assert "not on WhatsApp" in bridged.fake.messages[ghl_id]["error"]["message"]
+    job = await Job.filter(kind="ghl_to_wa").order_by("-id").first()
+    assert job is not None and job.attempts == outbound.LOOKUP_ATTEMPTS
+    assert await phone.sent() == []

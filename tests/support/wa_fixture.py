@@ -241,6 +241,10 @@ class FakeWhatsApp:
     async def known_numbers(self, mapping: dict[str, dict[str, Any]]) -> None:
         await self._call("knownNumbers", mapping)
 
+    async def lookup_errors(self, count: int) -> None:
+        """The next `count` number lookups fail on WhatsApp's side (wa-js answers null)."""
+        await self._call("lookupErrors", count)
+
     async def state(self) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("state")
         return result

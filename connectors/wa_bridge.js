@@ -154,8 +154,26 @@
       emit('ignored', { id: key(msg.id).id, chat_id: str(msg.from), type: msg.type || 'unknown' });
       return;
     }
-    emit('message', { message: serializeMsg(msg) });
+    const message = serializeMsg(msg);
+    // A LID chat (or a group author) whose message carries no phone: WhatsApp Web may still
+    // hold the LID's phone number (contact/functions/getPnLidEntry.ts, its LID <-> PN cache).
+    // That lookup is async, so messages go out through one chain: their order never changes.
+    const lid = message.is_group ? message.author : message.chat_id;
+    if (!message.sender_phone && !message.from_me && lid && lid.endsWith('@lid')) {
+      ordered = ordered.then(async () => {
+        try {
+          const entry = await WPP.contact.getPnLidEntry(lid);
+          message.sender_phone = phoneOf(entry && entry.phoneNumber);
+        } catch (e) {
+          // No mapping known: the message goes without a phone, as before.
+        }
+        emit('message', { message });
+      });
+      return;
+    }
+    ordered = ordered.then(() => emit('message', { message }));
   };
+  let ordered = Promise.resolve();
 
   const serializeMsg = (msg) => {
     const k = key(msg.id);

@@ -141,6 +141,24 @@ async def test_group_and_lid_messages_carry_author_and_whatsapp_given_phone(
     assert unknown.sender_phone is None  # never digits parsed from the LID
 
 
+async def test_a_lid_message_without_a_phone_gets_it_from_whatsapps_lid_cache_in_order(
+    make_engine: EngineMaker,
+) -> None:
+    """The message and its contact carry no phoneNumber, WhatsApp Web's LID <-> phone cache
+    knows it (WPP.contact.getPnLidEntry): the message gets it, and keeps its place."""
+    _engine, events, fake = await _connect(make_engine)
+    lid = "2769541341299@lid"
+    await fake.deliver(**{"lid": lid, "sender_phone": "5521977775555", "body": "first"})
+    await fake.deliver(
+        **{"lid": lid, "sender_phone": "5521977775555", "phone_hidden": True, "body": "second"}
+    )
+    await fake.deliver(**{"from": CONTACT, "body": "third"})
+    await events.wait_for(Message, count=3)
+    first, second, third = events.of(Message)
+    assert [m.body for m in (first, second, third)] == ["first", "second", "third"]
+    assert second.chat_id == lid and second.sender_phone == "+5521977775555"
+
+
 async def test_send_text_uses_reserved_id_and_echo_carries_it(make_engine: EngineMaker) -> None:
     engine, events, fake = await _connect(make_engine)
     reserved = new_message_id()

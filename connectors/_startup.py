@@ -49,6 +49,9 @@ class PlaywrightConfig:
     single_process: bool = True
     # Operator-supplied flags (CHROMIUM_ARGS), e.g. a proxy or remote debugging.
     extra_args: tuple[str, ...] = ()
+    # WhatsApp open on another computer (stream CONFLICT): take the session back, or stay
+    # disconnected with the reason (WA_TAKEOVER_ON_CONFLICT).
+    takeover_on_conflict: bool = True
 
 
 async def launch(
@@ -82,8 +85,13 @@ async def _add_init_scripts(context: BrowserContext, config: PlaywrightConfig) -
         "linkPreviewApiServers": [],
     }
 
+    bridge_options = {"takeoverOnConflict": config.takeover_on_conflict}
+
     async def wa_js() -> None:
-        await context.add_init_script(f"window.WPPConfig = {json.dumps(wpp_config)};")
+        await context.add_init_script(
+            f"window.WPPConfig = {json.dumps(wpp_config)};"
+            f" window.__waBridgeOptions = {json.dumps(bridge_options)};"
+        )
         if config.wa_js_path is not None:
             await context.add_init_script(path=config.wa_js_path)
 

@@ -265,7 +265,8 @@
     // whatsapp-web.js's takeoverOnConflict does.
     on('conn.stream_mode_changed', (mode) => {
       emit('stream', { mode: String(mode) });
-      if (String(mode) === 'CONFLICT') {
+      const options = window.__waBridgeOptions || {};
+      if (String(mode) === 'CONFLICT' && options.takeoverOnConflict !== false) {
         try {
           WPP.whatsapp.Socket.takeover();
         } catch (e) {
@@ -285,6 +286,13 @@
       if (ref) emit('revoked', { message_id: ref.id, chat_id: ref.remote || str(ev.from) });
     });
     WPP.loader.onReady(checkState);
+    // conn/functions/setKeepAlive.ts: keeps WhatsApp Web acting as a focused, active tab (a
+    // headless page in the background is otherwise treated as idle); WPPConnect sets it too.
+    WPP.loader.onReady(() => {
+      Promise.resolve(WPP.conn.setKeepAlive(true)).catch((e) =>
+        emit('error', { where: 'setKeepAlive', message: String(e) }),
+      );
+    });
     window.__waBridge.attached = true;
   };
 

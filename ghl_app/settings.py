@@ -161,6 +161,9 @@ class Settings:
     # A launched WhatsApp Web page that shows neither a QR nor the login within this long is
     # stuck (a WhatsApp Web update wa-js does not handle yet): restarted once, then failed.
     wa_ready_timeout_seconds: float = 180.0
+    # WhatsApp Web opened on another computer: take the session back (as WPPConnect-server and
+    # whatsapp-web.js's takeoverOnConflict do), or leave the number disconnected ("conflict").
+    takeover_on_conflict: bool = True
 
     @property
     def location_session_quota(self) -> int:
@@ -231,6 +234,18 @@ def _int(env: dict[str, str], name: str, default: int, *, low: int, high: int) -
     if not low <= value <= high:
         raise ConfigError(f"{name}={value} is out of range: use a number from {low} to {high}")
     return value
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a yes/no value: use true or false")
 
 
 def _float(env: dict[str, str], name: str, default: float, *, low: float) -> float:
@@ -383,6 +398,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ghl_timeout_seconds=_float(env, "GHL_TIMEOUT_SECONDS", 20.0, low=1.0),
         webhook_allowed_hosts=_host_list(env, "WEBHOOK_ALLOWED_HOSTS", ()),
         wa_ready_timeout_seconds=_float(env, "WA_READY_TIMEOUT_SECONDS", 180.0, low=1.0),
+        takeover_on_conflict=_bool(env, "WA_TAKEOVER_ON_CONFLICT", True),
     )
 
 

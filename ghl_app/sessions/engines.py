@@ -46,6 +46,7 @@ class PlaywrightEngines:
                     wa_js_path=wa_js,
                     device_name=s.wa_device_name,
                     extra_args=s.chromium_args,
+                    takeover_on_conflict=s.takeover_on_conflict,
                 )
             if self._playwright is None:
                 self._playwright = await async_playwright().start()

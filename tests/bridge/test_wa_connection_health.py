@@ -5,10 +5,25 @@ page in real Chromium, a real SQLite file."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from bridge.conftest import Bridged, wait_for
+from bridge.conftest import (
+    COMPANY,
+    LOCATION,
+    Bridged,
+    connect_instance,
+    seed_location,
+    wait_for,
+)
+
+from ghl_app.page_tokens import issue_token
+from ghl_app.settings import Settings
+from support.app_server import run_app
+from support.fake_ghl import run_fake_ghl
+from web.app import create_app
 
 
 async def _instance(bridged: Bridged) -> dict[str, Any]:
@@ -50,3 +65,27 @@ async def test_a_conflict_is_taken_over_and_the_number_stays_ours(bridged: Bridg
 
     await wait_for(taken_over, timeout=20)
     await wait_for(lambda: _status_is(bridged, "connected"), timeout=20)
+
+
+async def test_the_page_is_kept_alive(bridged: Bridged) -> None:
+    """WPP.conn.setKeepAlive(true) (conn/functions/setKeepAlive.ts), as WPPConnect does."""
+    assert (await bridged.phone().state())["keepAlive"] is True
+
+
+async def test_with_takeover_off_a_conflict_leaves_the_number_disconnected_with_the_reason(
+    bridge_env: Callable[..., Settings],
+) -> None:
+    async with run_fake_ghl(rate_limit=(1000, 10.0)) as fake:
+        settings = bridge_env(fake, WA_TAKEOVER_ON_CONFLICT="false")
+        await seed_location(settings, fake)
+        token, _ = issue_token(
+            settings.app_secret, location_id=LOCATION, user_id="u", company_id=COMPANY, role="admin"
+        )
+        async with run_app(create_app(settings)) as app:
+            bridged = Bridged(app, fake, settings, await connect_instance(app, token), token)
+            phone = bridged.phone()
+            await phone.stream_mode("CONFLICT")
+            await wait_for(lambda: _status_is(bridged, "disconnected"), timeout=20)
+            assert str((await _instance(bridged))["error"]).startswith("conflict:")
+            await asyncio.sleep(0.5)
+            assert await phone.takeover_calls() == 0

@@ -96,6 +96,14 @@ class _GhlContact:
         return phone if isinstance(phone, str) else ""
 
 
+# A reply waits this long for its number to come back (stream down, browser restarting).
+RECONNECT_WAIT = timedelta(hours=6)
+
+
+def _hours(span: timedelta) -> str:
+    return f"{span.total_seconds() / 3600:.0f} hours"
+
+
 # A number WhatsApp finds no account for is asked about this many times, this far apart (past
 # wa-js's 15 s cache of a miss), before the send fails as "not on WhatsApp".
 LOOKUP_ATTEMPTS = 3
@@ -234,7 +242,7 @@ class OutboundBridge:
             await _record_route(message, route)
             engine = self._sessions.engine_for(instance.id)
             if engine is None or not engine.running:
-                raise RetryableError("the WhatsApp session is reconnecting")
+                raise routing.Reconnecting("the WhatsApp session is restarting: the send waits")
             phone = str(job.payload.get("phone") or "")
             if contact is None and not phone:
                 phone = await ghl_contact.phone()  # a workflow send to a contact new to us
@@ -249,6 +257,14 @@ class OutboundBridge:
             await self._deliver(engine, message, chat_id)
         except PermanentError as exc:
             await self._fail(message, str(exc))
+            raise
+        except routing.Reconnecting as exc:
+            waited = datetime.now(UTC) - message.created_at
+            if waited > RECONNECT_WAIT:
+                reason = f"{exc.message}, and was not back within {_hours(RECONNECT_WAIT)}"
+                await self._fail(message, reason)
+                raise PermanentError(reason) from exc
+            await Message.filter(id=message.id).update(error=exc.message[:500])
             raise
         except RetryableError as exc:
             if job.attempts >= job.max_attempts:

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from ghl_app import phones
-from ghl_app.jobs.errors import PermanentError, RetryableError
+from ghl_app.jobs.errors import Deferred, PermanentError, RetryableError
 from ghl_app.models import Contact, Instance, InstanceStatus
 
 # Returns the GHL contact's tags (one GHL call); only called when there is a choice to make.
@@ -64,6 +64,19 @@ def _tagged(instances: list[Instance], tags: Iterable[str], prefix: str) -> Inst
     return None
 
 
+_COMING_BACK = (InstanceStatus.DISCONNECTED, InstanceStatus.STARTING)
+
+
+class Reconnecting(Deferred):
+    """The number for this send is coming back: the send waits, its attempts not counted."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, after_s=RECONNECT_POLL_S)
+
+
+RECONNECT_POLL_S = 3.0
+
+
 def _has_prefix(tags: Iterable[str], prefix: str) -> list[str]:
     return [t for t in tags if isinstance(t, str) and t.strip().lower().startswith(prefix)]
 
@@ -86,9 +99,24 @@ async def pick_number(
     by_id = {instance.id: instance for instance in connected}
     if chosen_instance_id is not None and chosen_instance_id in by_id:
         return Route(by_id[chosen_instance_id], chosen_rule)
+    # Numbers coming back (WhatsApp's stream down, the browser restarting): a reply waits for
+    # its number rather than failing, or going out from another number than the customer knows.
+    reconnecting = set(
+        await Instance.filter(location_id=location_id, status__in=_COMING_BACK).values_list(
+            "id", flat=True
+        )
+    )
     if only_chosen:
+        if chosen_instance_id in reconnecting:
+            raise Reconnecting("the chosen WhatsApp number is reconnecting: the send waits")
         raise RetryableError("the chosen WhatsApp number is not connected: the send waits")
+    if chosen_instance_id is not None and chosen_instance_id in reconnecting:
+        raise Reconnecting("the chosen WhatsApp number is reconnecting: the send waits")
+    if contact is not None and contact.last_instance_id in reconnecting:
+        raise Reconnecting("the number this contact talks to is reconnecting: the send waits")
     if not connected:
+        if reconnecting:
+            raise Reconnecting("the location's WhatsApp number is reconnecting: the send waits")
         raise PermanentError("no WhatsApp number of this location is connected")
     if len(connected) > 1 and load_tags is not None:
         tags = _has_prefix(await load_tags(), tag_prefix)

@@ -19,6 +19,7 @@ from bridge.conftest import (
     wait_for,
 )
 
+from ghl_app.models import Job, Message, MessageStatus
 from ghl_app.page_tokens import issue_token
 from ghl_app.settings import Settings
 from support.app_server import run_app
@@ -89,3 +90,30 @@ async def test_with_takeover_off_a_conflict_leaves_the_number_disconnected_with_
             assert str((await _instance(bridged))["error"]).startswith("conflict:")
             await asyncio.sleep(0.5)
             assert await phone.takeover_calls() == 0
+
+
+async def test_a_reply_while_the_number_is_down_waits_for_it_and_goes_out(
+    bridged: Bridged,
+) -> None:
+    """A reply typed in GHL while WhatsApp's stream is down is neither failed nor sent from
+    another number: it waits (uncounted) and goes out when the number is back."""
+    phone = bridged.phone()
+    await phone.deliver(**{"from": "5511912345678", "body": "oi"})
+    await wait_for(lambda: len(bridged.inbound_calls()) == 1)
+    contact_id = bridged.inbound_calls()[0]["contactId"]
+    await phone.stream_mode("OFFLINE")
+    await wait_for(lambda: _status_is(bridged, "disconnected"), timeout=20)
+    ghl_id, _ = await bridged.reply_from_ghl(contact_id, "enquanto caído")
+    await asyncio.sleep(4.0)
+    assert bridged.fake.messages[ghl_id].get("status") != "failed"
+    assert not any(s["body"] == "enquanto caído" for s in await phone.sent())
+    row = await Message.get(ghl_message_id=ghl_id)
+    assert row.status == MessageStatus.PENDING and "reconnecting" in (row.error or "")
+    await phone.stream_mode("MAIN")
+
+    async def reached() -> bool:
+        return any(s["body"] == "enquanto caído" for s in await phone.sent())
+
+    await wait_for(reached, timeout=30)
+    job = await Job.filter(kind="ghl_to_wa").order_by("-id").first()
+    assert job is not None and job.attempts <= 1  # waiting cost no attempt

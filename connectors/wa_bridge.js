@@ -285,10 +285,12 @@
       const ref = key(ev.refId);
       if (ref) emit('revoked', { message_id: ref.id, chat_id: ref.remote || str(ev.from) });
     });
-    WPP.loader.onReady(checkState);
+    // loader/index.ts never replays `ready` to a listener added after it: check first.
+    const whenReady = (cb) => (WPP.isReady ? cb() : WPP.loader.onReady(cb));
+    whenReady(checkState);
     // conn/functions/setKeepAlive.ts: keeps WhatsApp Web acting as a focused, active tab (a
     // headless page in the background is otherwise treated as idle); WPPConnect sets it too.
-    WPP.loader.onReady(() => {
+    whenReady(() => {
       Promise.resolve(WPP.conn.setKeepAlive(true)).catch((e) =>
         emit('error', { where: 'setKeepAlive', message: String(e) }),
       );

@@ -297,8 +297,12 @@ class OutboundBridge:
     ) -> str:
         if contact is not None and not phones.is_lid(contact.chat_id):
             return contact.chat_id
+        if not phone and contact is not None and contact.phone_e164:
+            phone = contact.phone_e164  # the phone WhatsApp gave for this LID chat
         e164 = phones.to_e164(phone) if phone else None
         if e164 is None:
+            if contact is not None:
+                return contact.chat_id  # a LID chat with no phone known: WhatsApp has the chat
             raise PermanentError(f"the contact's phone {phone!r} is not a valid number")
         try:
             resolved = await engine.resolve_phone(e164.lstrip("+"))

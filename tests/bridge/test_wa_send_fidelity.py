@@ -109,3 +109,26 @@ async def test_a_number_with_no_whatsapp_fails_after_the_last_lookup_with_the_re
     job = await Job.filter(kind="ghl_to_wa").order_by("-id").first()
     assert job is not None and job.attempts == outbound.LOOKUP_ATTEMPTS
     assert await phone.sent() == []
+
+
+async def test_a_reply_to_a_contact_migrated_to_a_lid_goes_to_its_lid_chat(
+    bridged: Bridged,
+) -> None:
+    """WPP.chat.find of the contact's phone leads to its LID chat (chat/functions/find.ts), so
+    the reserved MsgKey must name that chat (prepareRawMessage.ts): the send goes there."""
+    phone = bridged.phone()
+    lid = "2769541341200@lid"
+    await phone.deliver(**{"lid": lid, "sender_phone": "5521977770099", "body": "oi"})
+    await wait_for(lambda: len(bridged.inbound_calls()) == 1)
+    contact_id = bridged.inbound_calls()[0]["contactId"]
+    assert bridged.fake.contacts[contact_id]["phone"] == "+5521977770099"
+    ghl_id, _ = await bridged.reply_from_ghl(contact_id, "resposta")
+
+    async def reached() -> bool:
+        return any(s["body"] == "resposta" for s in await phone.sent())
+
+    await wait_for(reached, timeout=30)
+    sent = next(s for s in await phone.sent() if s["body"] == "resposta")
+    assert sent["chat_id"] == lid and sent["serialized_id"].startswith(f"true_{lid}_")
+    row = await Message.get(ghl_message_id=ghl_id)
+    assert row.status == MessageStatus.SENT and row.wa_message_id == sent["id"]

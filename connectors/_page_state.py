@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors import _page_events
-from connectors.events import Connected, EngineEvent, LoggedOut, Qr, StreamState
+from connectors.events import Connected, EngineEvent, LoggedOut, Qr, StreamState, WaProblem
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,8 @@ def translate(
             extra={"instance_id": instance_id},
         )
         return None
+    if kind == "wa_problem":
+        return WaProblem(instance_id, str(data.get("problem"))[:300])
     if kind == "error":
         log.warning("page listener failed", extra={"instance_id": instance_id, "detail": data})
     elif kind == "qr_idle":

@@ -114,7 +114,26 @@ class Revoked:
     chat_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class WaProblem:
+    """wa-js reports that WhatsApp Web is not what it expects: `conn.needs_update`, or a module
+    or property it could not find (wa-js's own console errors, whatsapp/exportModule.ts). The
+    number may still work; features built on what is missing will not."""
+
+    instance_id: str
+    problem: str
+
+
 EngineEvent = (
-    Qr | PairingCode | Connected | Disconnected | StreamState | LoggedOut | Message | Ack | Revoked
+    Qr
+    | PairingCode
+    | Connected
+    | Disconnected
+    | StreamState
+    | LoggedOut
+    | Message
+    | Ack
+    | Revoked
+    | WaProblem
 )
 EventSink = Callable[[EngineEvent], Awaitable[None]]

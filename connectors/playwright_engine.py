@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
+from playwright.async_api import BrowserContext, ConsoleMessage, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from connectors import _processes, _profile, _startup
 from connectors._page_state import LoginState, MessageMemory, translate
 from connectors._startup import PlaywrightConfig
 from connectors.base import Engine, EngineError, Media, ResolvedId, SentMessage
-from connectors.events import Disconnected, EngineEvent, EventSink, PairingCode
+from connectors.events import Disconnected, EngineEvent, EventSink, PairingCode, WaProblem
 
 __all__ = ["PlaywrightConfig", "PlaywrightEngine"]
 
@@ -127,6 +127,7 @@ class PlaywrightEngine:
         self._dispatcher = asyncio.create_task(
             self._dispatch(queue), name=f"wa-engine-events:{self.instance_id}"
         )
+        page.on("console", lambda message: self._on_console(run, message))
         page.on("crash", lambda _page: self._lose(run, "page_crashed"))
         page.on("close", lambda _page: self._lose(run, "page_closed"))
         context.on("close", lambda _ctx: self._lose(run, "browser_closed"))
@@ -263,6 +264,16 @@ class PlaywrightEngine:
                     "event sink failed",
                     extra={"instance_id": self.instance_id, "event": type(event).__name__},
                 )
+
+    def _on_console(self, run: _Run, message: ConsoleMessage) -> None:
+        """wa-js logs what it could not find in WhatsApp Web with console.error ("Module X was
+        not found with ...", "Property X was not found for Y in module Z": exportModule.ts):
+        the sign a WhatsApp Web update broke part of it."""
+        if message.type != "error" or self._run is not run or run.lost:
+            return
+        text = message.text
+        if "was not found" in text and ("Module " in text or "Property " in text):
+            run.queue.put_nowait(WaProblem(self.instance_id, f"wa_js_module: {text[:240]}"))
 
     def _on_page(self, run: _Run, data: Any) -> None:
         if not isinstance(data, dict) or self._run is not run or run.lost or self._stopping:

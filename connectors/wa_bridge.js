@@ -259,6 +259,11 @@
       emit('logged_out', { reason: 'require_auth' });
     });
     on('chat.new_message', (msg) => onNewMessage(msg));
+    // conn/events/eventTypes.ts: WhatsApp Web asks to be updated (its build is too old for the
+    // server); the number may stop working until the page loads a newer one.
+    on('conn.needs_update', () =>
+      emit('wa_problem', { problem: 'needs_update: WhatsApp Web asks for an update' }),
+    );
     // WhatsApp's own connection (conn/events/registerStreamModeChangeEvent.ts: the current mode
     // at registration, then every change). CONFLICT ("open on another computer") is taken over
     // through WhatsApp Web's Socket.takeover() (whatsapp/models/SocketModel.d.ts), as

@@ -37,6 +37,9 @@ async def healthz(request: Request) -> JSONResponse:
             "sessions": services.session_counts(),
             "needs_reinstall": {"locations": list(needs_reinstall), "companies": list(companies)},
             "missing_settings": list(services.settings.missing_ghl),
+            # Numbers whose WhatsApp Web wa-js no longer fully understands (needs_update, a
+            # module it could not find): an update of WA_JS or the app is due.
+            "whatsapp_web_problems": services.sessions.problems(),
             # Locations near the end of GHL's daily request budget: status ticks and renames
             # wait, messages go on until it is spent.
             "ghl_daily_budget_low": services.ghl_integration.http.daily.low_keys()

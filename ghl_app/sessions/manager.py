@@ -33,6 +33,7 @@ from connectors.events import (
     Qr,
     Revoked,
     StreamState,
+    WaProblem,
 )
 from ghl_app.errors import AppError
 from ghl_app.models import Instance, Location
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 _SETTLE_S = 3.0
 # Delays before each restart attempt of a linked engine that went away; then `failed`.
 _RECOVERY_DELAYS_S = (0.5, 2.0, 5.0, 15.0, 30.0)
+MAX_PROBLEMS = 5
 _LOGGED_OUT_MESSAGE = (
     "logged_out: The phone removed this linked device. Start again and scan a new QR code."
 )
@@ -243,6 +245,11 @@ class SessionManager(SessionBoot):
             return
         if not self._is_current(session):
             return
+        if isinstance(event, WaProblem):
+            if event.problem not in session.problems:
+                session.problems = [*session.problems[-(MAX_PROBLEMS - 1) :], event.problem]
+                log.warning("whatsapp web problem: %s", event.problem, extra=session.log_extra)
+            return
         if isinstance(event, Qr):
             session.linked = False
             session.qr = await asyncio.to_thread(qr_code, event.code, event.expires_at)
@@ -300,6 +307,14 @@ class SessionManager(SessionBoot):
             log.warning("engine lost: %s", event.reason, extra=session.log_extra)
             session.recovery = self._spawn(session, "recover", self._recover(session, event.reason))
         session.settled.set()
+
+    def problems(self) -> dict[str, list[str]]:
+        """Running numbers whose page reported what wa-js misses (for /healthz)."""
+        return {
+            str(iid): list(session.problems)
+            for iid, session in self._sessions.items()
+            if session.problems
+        }
 
     async def _catch_up(self, session: Session, since: datetime) -> None:
         """Ask the page for what reached WhatsApp since `since` and never reached us (the app,

@@ -38,6 +38,8 @@ class Session:
     stream_down_at: datetime | None = None
     launches: int = 0  # engine launches of this session (the readiness watchdog's generation)
     ready_misses: int = 0  # launches that never got ready (no QR, no login) in time
+    # What wa-js reported missing or outdated in this page (newest last, a few kept).
+    problems: list[str] = field(default_factory=list)
 
     @property
     def log_extra(self) -> dict[str, str]:

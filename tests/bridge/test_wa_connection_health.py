@@ -117,3 +117,24 @@ async def test_a_reply_while_the_number_is_down_waits_for_it_and_goes_out(
     await wait_for(reached, timeout=30)
     job = await Job.filter(kind="ghl_to_wa").order_by("-id").first()
     assert job is not None and job.attempts <= 1  # waiting cost no attempt
+
+
+async def test_what_wa_js_misses_in_whatsapp_web_shows_in_healthz(bridged: Bridged) -> None:
+    """conn.needs_update, and wa-js's console errors for modules it cannot find after a
+    WhatsApp Web update (whatsapp/exportModule.ts), reach the operator."""
+    phone = bridged.phone()
+    await phone.needs_update()
+    await phone.module_missing("MsgStore")
+
+    async def reported() -> bool:
+        async with bridged.app.client() as client:
+            problems = (await client.get("/healthz")).json()["whatsapp_web_problems"]
+        found = problems.get(bridged.instance_id, [])
+        return len(found) == 2
+
+    await wait_for(reported, timeout=20)
+    async with bridged.app.client() as client:
+        found = (await client.get("/healthz")).json()["whatsapp_web_problems"][bridged.instance_id]
+    assert found[0].startswith("needs_update:")
+    assert found[1].startswith("wa_js_module: Module MsgStore was not found")
+    assert await _status_is(bridged, "connected")  # a warning, not a disconnect

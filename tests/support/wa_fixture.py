@@ -241,6 +241,12 @@ class FakeWhatsApp:
     async def known_numbers(self, mapping: dict[str, dict[str, Any]]) -> None:
         await self._call("knownNumbers", mapping)
 
+    async def needs_update(self) -> None:
+        await self._call("needsUpdate")
+
+    async def module_missing(self, name: str) -> None:
+        await self._call("moduleMissing", name)
+
     async def lookup_errors(self, count: int) -> None:
         """The next `count` number lookups fail on WhatsApp's side (wa-js answers null)."""
         await self._call("lookupErrors", count)

@@ -117,6 +117,18 @@ class AppMetrics:
             ["instance_id"],
             registry=registry,
         )
+        self.caught_up = Counter(
+            "ghl_whatsapp_catch_up_messages",
+            "Messages read back from WhatsApp Web by catch-up after a restart or an outage (the"
+            " store keeps the ones it did not have)",
+            registry=registry,
+        )
+        self.catching_up = Gauge(
+            "ghl_whatsapp_catch_up_running",
+            "Numbers reading back what reached WhatsApp while we did not listen",
+            registry=registry,
+        )
+        services.sessions.catch_up_observers.append(self.caught_up.inc)
         services.jobs.observers.append(self._on_job)
         services.ghl_integration.http.observers.append(self._on_ghl)
 
@@ -173,6 +185,7 @@ class AppMetrics:
         sessions = self._services.sessions
         counts = sessions.session_counts()
         self.engines.set(counts.get("running", 0))
+        self.catching_up.set(len(sessions.catching_up))
         self.engine_capacity.set(counts.get("max", 0))
         per_instance = sessions.engine_pids_by_instance()
         sizes = await asyncio.to_thread(

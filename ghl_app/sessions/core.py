@@ -54,6 +54,9 @@ class SessionCore(abc.ABC):
         self._status_listeners: list[StatusListener] = []
         self._restore_task: asyncio.Task[None] | None = None
         self._closing = False
+        # Told how many messages each catch-up read back (the metrics); numbers catching up now.
+        self.catch_up_observers: list[Callable[[int], None]] = []
+        self.catching_up: set[uuid.UUID] = set()
 
     def add_status_listener(self, listener: StatusListener) -> None:
         self._status_listeners.append(listener)

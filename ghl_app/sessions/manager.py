@@ -323,11 +323,16 @@ class SessionManager(SessionBoot):
         engine = session.engine
         if engine is None or not self._is_current(session):
             return
+        self.catching_up.add(session.instance_id)
         try:
             count = await engine.catch_up(int(since.timestamp()))
         except EngineError as exc:
             log.warning("catch-up failed: %s", exc, extra=session.log_extra)
             return
+        finally:
+            self.catching_up.discard(session.instance_id)
+        for observe in self.catch_up_observers:
+            observe(count)
         log.info(
             "catch-up read %d message(s) since %s",
             count,

@@ -15,7 +15,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bridge.conftest import LOCATION, Bridged, wait_for
+from bridge.conftest import LOCATION, METRICS_TOKEN, Bridged, wait_for
 from tortoise import Tortoise
 
 from ghl_app.db import apply_migrations, tortoise_config
@@ -63,6 +63,14 @@ async def test_messages_stored_while_nobody_listened_reach_ghl_after_a_restart(
     await asyncio.sleep(1.5)  # a second catch-up or a replay would post again now
     posted = sorted(_posted(bridged).values())
     assert posted == sorted([["seen live", "missed 1", "missed 2"], ["a new chat, missed"]])
+    async with bridged.app.client() as client:
+        metrics = await client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    read_back = [
+        float(line.split()[-1])
+        for line in metrics.text.splitlines()
+        if line.startswith("ghl_whatsapp_catch_up_messages_total")
+    ]
+    assert read_back and read_back[0] >= 3  # what catch-up read, for operators
 
 
 async def test_an_outage_of_whatsapps_stream_is_caught_up_when_it_comes_back(

@@ -83,6 +83,38 @@ async def test_an_engine_error_without_a_known_code_reads_in_portuguese(
     )
 
 
+async def test_whatsapps_own_disconnect_reasons_read_in_the_pages_language(
+    framed_settings: Settings, framed_app: RunningApp, ghl_parent: GhlParent, browser: Browser
+) -> None:
+    """A number WhatsApp's stream took down (issue 12) says why, in Portuguese, on its card."""
+    await install_location("loc-a")
+    await Instance.create(
+        location_id="loc-a",
+        name="Vendas",
+        status=InstanceStatus.DISCONNECTED,
+        last_error="offline: WhatsApp cannot be reached (no internet on the phone or this server)",
+    )
+    await Instance.create(
+        location_id="loc-a",
+        name="Suporte",
+        status=InstanceStatus.FAILED,
+        last_error="not_ready: WhatsApp Web did not finish loading within 180 s. WhatsApp Web"
+        " may have changed: update the app, or start the number again later.",
+    )
+    ghl_parent.payload = encrypt_like_ghl(framed_settings.ghl_shared_secret, user_context())
+    page = await browser.new_page(locale="pt-BR")
+    await page.goto(ghl_parent.url)
+    frame = page.frame_locator("#ghl-app")
+    cards = frame.get_by_role("listitem")
+    await expect(cards.filter(has_text="Vendas").get_by_role("alert")).to_have_text(
+        "Último erro: Não foi possível falar com o WhatsApp: verifique a internet do celular."
+        " Ele volta sozinho."
+    )
+    await expect(cards.filter(has_text="Suporte").get_by_role("alert")).to_contain_text(
+        "O WhatsApp Web não terminou de carregar."
+    )
+
+
 def _codes_raised(source: str) -> set[str]:
     text = (ROOT / source).read_text()
     codes = set(
@@ -107,7 +139,11 @@ def test_every_error_code_the_page_can_receive_has_texts_in_both_languages() -> 
 def test_every_coded_engine_error_of_an_instance_has_texts_in_both_languages() -> None:
     source = (ROOT / "ghl_app/sessions/manager.py").read_text()
     codes = set(re.findall(r'last_error=f?"([a-z_]+): ', source))
-    assert "qr_timeout" in codes
+    codes |= set(re.findall(r'reason = f?"([a-z_]+): ', source))  # the readiness watchdog's
+    # WhatsApp's stream reasons (connectors/_page_state.py _STREAM_DOWN).
+    stream = (ROOT / "connectors/_page_state.py").read_text()
+    codes |= set(re.findall(r'^\s+"[A-Z_]+": "([a-z_]+): ', stream, re.MULTILINE))
+    assert {"qr_timeout", "not_ready", "offline", "conflict", "banned"} <= codes
     for locale in i18n.SUPPORTED:
         catalogue = i18n.catalogue(locale)
         missing = {

@@ -23,6 +23,7 @@ from ghl_app.bridge import _rows, media
 from ghl_app.bridge._errors import job_error
 from ghl_app.bridge.contacts import (
     ensure_conversation,
+    ensure_ghl_contact,
     forget_ghl_ids,
     is_not_found,
     local_contact,
@@ -52,6 +53,10 @@ def chat_key(instance_id: uuid.UUID, chat_id: str) -> str:
     return f"{instance_id}:{chat_id}"
 
 
+class ConversationRequired(Exception):
+    """GHL refused an inbound post that named only the contact."""
+
+
 class InboundBridge:
     def __init__(
         self,
@@ -70,6 +75,9 @@ class InboundBridge:
         # listener that fails fails the job, which retries it (its effects are idempotent).
         self.synced_listeners: list[SyncedListener] = []
         self._media = InboundMedia(client=client, sessions=sessions, links=media_links)
+        # GHL takes an inbound post naming only the contact, until it refuses one (then every
+        # post names its conversation, looked up first).
+        self._contact_only = True
         queue.register(SYNC_TO_GHL, self._sync)
         queue.register(RENAME_IN_GHL, self._rename_in_ghl)
 
@@ -193,37 +201,92 @@ class InboundBridge:
     async def _post(
         self, message: _rows.SyncRow, context: dict[str, Any], *, cached: bool
     ) -> tuple[str, str]:
-        """(GHL contact id, GHL message id): the message posted into its conversation once."""
-        contact_id, conversation_id = await self._conversation(message, cached=cached)
-        attachments, note = await self._attachments(message, contact_id, conversation_id)
+        """(GHL contact id, GHL message id): the message posted into its conversation once.
+
+        A text message of a contact whose conversation we do not know yet is posted with the
+        contact alone ("Either conversationId or contactId is required", marketplace page
+        "Add an inbound message"), which saves the conversation search and create; the answer
+        names the conversation. The spec and the SDK make `conversationId` required: if GHL
+        refuses such a post, conversations are looked up first from then on."""
+        required = (
+            not self._contact_only or bool(message.media) or message.ghl_posted_at is not None
+        )
+        contact_id, conversation_id = await self._conversation(
+            message, cached=cached, required=required
+        )
+        if conversation_id is None:
+            try:
+                return contact_id, await self._post_to(message, context, contact_id, None)
+            except ConversationRequired as exc:
+                self._contact_only = False
+                log.warning(
+                    "GHL wants a conversationId on inbound posts (%s): conversations are looked"
+                    " up first from now on",
+                    exc,
+                    extra=context,
+                )
+            contact_id, conversation_id = await self._conversation(
+                message, cached=cached, required=True
+            )
+        return contact_id, await self._post_to(message, context, contact_id, conversation_id)
+
+    async def _post_to(
+        self,
+        message: _rows.SyncRow,
+        context: dict[str, Any],
+        contact_id: str,
+        conversation_id: str | None,
+    ) -> str:
+        attachments: list[str] = []
+        note: str | None = None
+        if conversation_id is not None:  # a message with media always has its conversation
+            attachments, note = await self._attachments(message, contact_id, conversation_id)
         text = message.body or ""
         if note:
             text = f"{text}\n{note}".strip()
         payload: dict[str, Any] = {
             "type": "SMS",
             "message": text,
-            "conversationId": conversation_id,
             "contactId": contact_id,
             "altId": message.wa_message_id,
             "direction": "outbound" if message.origin == Origin.PHONE else "inbound",
             "date": (message.sent_at or datetime.now(UTC)).isoformat(),
         }
+        if conversation_id is not None:
+            payload["conversationId"] = conversation_id
         if self._provider_id:
             # Required for an extra provider; not for the default SMS provider
             # (ConversationProviders.md), which may run without one.
             payload["conversationProviderId"] = self._provider_id
         if attachments:
             payload["attachments"] = attachments
-        ghl_id = await post_once(
-            self._client,
-            message.location_id,
-            conversation_id,
-            payload,
-            message_id=message.id,
-            posted_at=message.ghl_posted_at,
-            context=context,
-        )
-        return contact_id, ghl_id
+        try:
+            ghl_id, answered = await post_once(
+                self._client,
+                message.location_id,
+                conversation_id,
+                payload,
+                message_id=message.id,
+                posted_at=message.ghl_posted_at,
+                context=context,
+            )
+        except GhlApiError as exc:
+            if (
+                conversation_id is None
+                and exc.status in (400, 422)
+                and ("conversation" in exc.message.lower())
+            ):
+                raise ConversationRequired(exc.message) from exc
+            raise
+        except RetryableError as exc:
+            if conversation_id is None:  # an empty answer to a post without a conversation
+                raise ConversationRequired(exc.message) from exc
+            raise
+        if conversation_id is None and answered and message.contact_id is not None:
+            await Contact.filter(id=message.contact_id, location_id=message.location_id).update(
+                ghl_conversation_id=answered
+            )
+        return ghl_id
 
     async def _rename_in_ghl(self, job: Any) -> None:
         """A group's GHL contact takes its current subject (the latest rename wins)."""
@@ -246,13 +309,21 @@ class InboundBridge:
             },
         )
 
-    async def _conversation(self, message: _rows.SyncRow, *, cached: bool) -> tuple[str, str]:
-        """(GHL contact id, conversation id): from the row once known, else found or created."""
+    async def _conversation(
+        self, message: _rows.SyncRow, *, cached: bool, required: bool
+    ) -> tuple[str, str | None]:
+        """(GHL contact id, conversation id): from the row once known, else found or created;
+        the conversation only when `required` or already known."""
         if cached and message.ghl_contact_id and message.ghl_conversation_id:
             return message.ghl_contact_id, message.ghl_conversation_id
         contact = await Contact.get_or_none(id=message.contact_id, location_id=message.location_id)
         if contact is None:
             raise PermanentError("the message has no contact in its location")
+        if not required:
+            if contact.ghl_contact_id and contact.ghl_conversation_id:
+                return contact.ghl_contact_id, contact.ghl_conversation_id
+            contact_id, _created = await ensure_ghl_contact(self._client, contact)
+            return contact_id, None
         conversation_id = await ensure_conversation(self._client, contact)
         assert contact.ghl_contact_id is not None
         return contact.ghl_contact_id, conversation_id

@@ -36,17 +36,18 @@ CLOCK_SLACK = timedelta(seconds=60)
 async def post_once(
     client: GhlClient,
     location_id: str,
-    conversation_id: str,
+    conversation_id: str | None,
     payload: dict[str, Any],
     *,
     message_id: int,
     posted_at: datetime | None,
     context: dict[str, Any],
-) -> str:
+) -> tuple[str, str | None]:
     """GHL's id for message `message_id` posted as `payload` (POST
     /conversations/messages/inbound), posted at most once: a post tried before (`posted_at`)
-    whose answer never came or came without an id is first looked for in the conversation."""
-    if posted_at is not None:
+    whose answer never came or came without an id is first looked for in the conversation.
+    Also returns the conversation GHL's answer names (None when the message was found)."""
+    if posted_at is not None and conversation_id:
         found = await find_posted(
             client, location_id, conversation_id, payload, posted_at=posted_at
         )
@@ -55,7 +56,7 @@ async def post_once(
                 "message found in GHL after an unanswered post, not posted again",
                 extra={**context, "ghl_message_id": found},
             )
-            return found
+            return found, None
     await _rows.mark_posting(message_id)
     answer = await client.add_inbound_message(location_id, payload)
     ghl_id = answer.get("messageId")
@@ -63,7 +64,8 @@ async def post_once(
         # ProcessMessageResponseDto requires messageId; GHL answers 201 with an empty body
         # when it did not store the message (highlevel-api-docs issue #70).
         raise RetryableError("GHL answered without a messageId: the message was not stored")
-    return ghl_id
+    answered = answer.get("conversationId")
+    return ghl_id, answered if isinstance(answered, str) and answered else None
 
 
 async def find_posted(

@@ -149,7 +149,7 @@ class WorkflowSends:
             attachments = (message.media or {}).get("attachments")
             if attachments:
                 payload["attachments"] = list(attachments)
-            ghl_id = await post_once(
+            ghl_id, _ = await post_once(
                 self._client,
                 location_id,
                 conversation_id,

@@ -57,26 +57,47 @@ async def test_an_existing_contact_keeps_its_tags_and_gains_whatsapp(bridged: Br
     assert all("tags" not in (c.json or {}) for c in fake.calls_to("/contacts/upsert"))
 
 
-async def test_a_new_contact_costs_four_calls_and_a_known_one_one(bridged: Bridged) -> None:
+@pytest.mark.parametrize("contact_only", ["accepts", "refuses"])
+async def test_a_new_contact_costs_three_calls_and_a_known_one_one(
+    bridged: Bridged, contact_only: str
+) -> None:
     """No spelling of the phone in GHL: the contact is created with its tag (never an upsert
-    with tags), its conversation created without a search, the message posted: 4 calls, plus
-    one search per other spelling of a Brazilian mobile (the 9th digit). A known chat's next
-    message is one call."""
+    with tags) and the message posted naming the contact alone, GHL answering its
+    conversation: 3 calls, plus one search per other spelling of a Brazilian mobile (the 9th
+    digit). If GHL refuses a post without conversationId (the spec requires it), the
+    conversation is created and the post made again, and later new contacts get their
+    conversation first. A known chat's next message is one call."""
     fake = bridged.fake
+    fake.inbound_contact_only = contact_only
     contact_id = await _first_message(bridged)
     assert fake.contacts[contact_id]["tags"] == ["whatsapp"]
     assert not fake.calls_to("/contacts/upsert")
     paths = [(c.method, c.path) for c in fake.calls if not c.path.startswith("/oauth")]
     spellings = len(lookup_variants(f"+{CHAT}"))  # Brazil: with and without the 9th digit
-    assert paths == [
-        *[("GET", "/contacts/search/duplicate")] * spellings,
-        ("POST", "/contacts/"),
-        ("POST", "/conversations/"),
-        ("POST", "/conversations/messages/inbound"),
-    ]
+    searches = [("GET", "/contacts/search/duplicate")] * spellings
+    post = ("POST", "/conversations/messages/inbound")
+    if contact_only == "accepts":
+        assert paths == [*searches, ("POST", "/contacts/"), post]
+    else:
+        conversation = [("GET", "/conversations/search"), ("POST", "/conversations/")]
+        assert paths == [*searches, ("POST", "/contacts/"), post, *conversation, post]
+        # From then on a new contact's conversation comes first: no refused post.
+        before = len(fake.calls)
+        await bridged.phone().deliver(**{"from": "5511977770003", "body": "another"})
+        await wait_for(lambda: len(bridged.inbound_calls()) == 2)
+        statuses = [c.status for c in fake.calls[before:] if c.path == post[1]]
+        assert statuses == [200]
+        contact_id = bridged.inbound_calls()[1]["contactId"]
+    conversation = await Contact.get(location_id=LOCATION, ghl_contact_id=contact_id)
+    assert conversation.ghl_conversation_id in fake.conversations
     before = len(fake.calls)
     await bridged.phone().deliver(**{"from": CHAT, "body": "two"})
-    await wait_for(lambda: len(bridged.inbound_calls()) == 2)
+    await wait_for(
+        lambda: (
+            len(bridged.inbound_calls()) >= 2
+            and any(m["message"] == "two" for m in bridged.inbound_calls())
+        )
+    )
     assert [c.path for c in fake.calls[before:]] == ["/conversations/messages/inbound"]
 
 

@@ -110,6 +110,11 @@ class FakeGhl(OAuthFake, WorkflowFake):
         #   finding 15). When set to (delivery URL, sign(body) -> headers), it does, before it
         #   answers our post: the echo races our own bookkeeping.
         self.delivery_echo: tuple[str, Any] | None = None
+        # - an inbound post that names the contact but no conversation: taken, into the
+        #   contact's conversation (created when it has none), as the "Add an inbound message"
+        #   page says ("Either conversationId or contactId is required"), or refused with a 422
+        #   as the spec's ProcessMessageBodyDto (conversationId required) would.
+        self.inbound_contact_only = "accepts"
         self.echoes: list[tuple[str, int]] = []  # (message id, the Delivery URL's status)
         self._init_workflows()
         self.app = Starlette(routes=self._routes() + self._workflow_routes())
@@ -299,8 +304,20 @@ class FakeGhl(OAuthFake, WorkflowFake):
             call.status = 201
             return Response(status_code=201)
         body = dict(call.json or {})
-        conversation = self.conversations.get(str(body.get("conversationId")))
         contact = self.contacts.get(str(body.get("contactId")))
+        if not body.get("conversationId") and contact is not None:
+            if self.inbound_contact_only != "accepts":
+                return self._ok(
+                    call,
+                    {
+                        "statusCode": 422,
+                        "message": ["conversationId must be a string"],
+                        "error": "Unprocessable Entity",
+                    },
+                    422,
+                )
+            body["conversationId"] = self._conversation_of(grant.location_id, contact["id"])
+        conversation = self.conversations.get(str(body.get("conversationId")))
         owned = (conversation or {}).get("locationId") == grant.location_id
         if not owned or contact is None or conversation["contactId"] != contact["id"]:
             if self.gone_answer == "500":
@@ -354,6 +371,19 @@ class FakeGhl(OAuthFake, WorkflowFake):
                 url, content=body, headers={"content-type": "application/json", **sign(body)}
             )
         self.echoes.append((message["id"], answer.status_code))
+
+    def _conversation_of(self, location_id: str, contact_id: str) -> str:
+        """The contact's conversation ("one conversationId is maintained per contact",
+        ConversationProviders.md), created when it has none."""
+        for conversation in self.conversations.values():
+            if (
+                conversation["locationId"] == location_id
+                and conversation["contactId"] == contact_id
+            ):
+                return str(conversation["id"])
+        conversation = {"id": self._id("conv-"), "locationId": location_id, "contactId": contact_id}
+        self.conversations[conversation["id"]] = conversation
+        return str(conversation["id"])
 
     async def _conversation_messages(self, request: Request) -> Response:
         """GET /conversations/{id}/messages (apps/conversations.json `get-messages`): newest

@@ -12,6 +12,10 @@ satisfied where both can be:
 - `ProcessMessageBodyDto.conversationProviderId` is required in the SDK; ConversationProviders.md
   requires it for a custom ("extra") provider only, and the default SMS replacement posts
   without one. Optional here only when the body says it is not for a custom provider (no key).
+- `ProcessMessageBodyDto.conversationId` is required in the SDK and the spec; the marketplace's
+  "Add an inbound message" page says "Either conversationId or contactId is required". The
+  bridge posts a new contact's text with the contact alone and names the conversation for good
+  once GHL refuses that (the fake offers both); optional here, the contact then required.
 - `GetMessagesByConversationResponseDto` is what GHL nests under `messages` (issue #54): the
   inner object is validated when the answer is nested.
 - `UploadFilesDto` requires `attachmentUrls`, a multipart upload carries a file instead (the
@@ -35,6 +39,7 @@ from pydantic import BaseModel, ValidationError
 class _InboundBody(conversation_models.ProcessMessageBodyDto):
     direction: Literal["inbound", "outbound"] | None = None  # type: ignore[assignment]
     conversationProviderId: str | None = None  # type: ignore[assignment]
+    conversationId: str | None = None  # type: ignore[assignment]
 
 
 def _nested_listing(body: Any) -> Any:

@@ -13,7 +13,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors import _page_events
-from connectors.events import Connected, EngineEvent, LoggedOut, Qr, StreamState, WaProblem
+from connectors.events import (
+    Connected,
+    EngineEvent,
+    LoggedOut,
+    PairingCode,
+    Qr,
+    StreamState,
+    WaProblem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +103,10 @@ def translate(
             extra={"instance_id": instance_id},
         )
         return None
+    if kind == "pairing_code":
+        if login.connected:
+            return None
+        return PairingCode(instance_id, str(data["code"]))
     if kind == "wa_problem":
         return WaProblem(instance_id, str(data.get("problem"))[:300])
     if kind == "error":

@@ -248,6 +248,15 @@
       });
     on('conn.auth_code_change', (code) => sendQr(code));
     on('conn.qrcode_idle', () => emit('qr_idle'));
+    on('conn.link_code_change', (code) => emit('pairing_code', { code: String(code) }));
+    // The active code needs a manual refresh (conn/events/eventTypes.ts): asked for at once.
+    on('conn.link_code_expired', () => {
+      Promise.resolve(WPP.conn.refreshLinkDeviceCode()).then(
+        (code) => emit('pairing_code', { code: String(code) }),
+        (e) => emit('error', { where: 'refreshLinkDeviceCode', message: String(e) }),
+      );
+    });
+    on('conn.link_code_error', (e) => emit('error', { where: 'link_code', message: String(e) }));
     on('conn.authenticated', () => tryConnected(40));
     on('conn.main_ready', () => tryConnected(40));
     on('conn.logout', () => {
@@ -363,8 +372,11 @@
       if (!found) return null;
       return { wid: str(found.wid), lid: str(found.lid) };
     },
+    // conn/functions/linkDeviceCodeLifecycle.ts: the managed flow. A repeat for the same
+    // phone reuses the active code; new codes come through conn.link_code_change when WhatsApp
+    // asks for a refresh (genLinkDeviceCodeForPhoneNumber made a new code on every click).
     async pairingCode(phone) {
-      return await WPP.conn.genLinkDeviceCodeForPhoneNumber(phone, true);
+      return await WPP.conn.startLinkDeviceCodeForPhoneNumber(phone, true);
     },
     async logout() {
       if (!WPP.conn.isAuthenticated()) return false;

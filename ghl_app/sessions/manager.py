@@ -266,7 +266,17 @@ class SessionManager(SessionBoot):
             if session.qr_timer is None:
                 session.qr_timer = self._spawn(session, "qr-timeout", self._expire_qr(session))
         elif isinstance(event, PairingCode):
-            session.pairing_code = event.code
+            if event.code != session.pairing_code:
+                session.pairing_code = event.code
+                # A new code (WhatsApp refreshed it): the page shows it at once.
+                await self._bus.publish(
+                    f"instance:{session.instance_id}",
+                    {
+                        "type": "pairing_code",
+                        "instance_id": str(session.instance_id),
+                        "code": event.code,
+                    },
+                )
         elif isinstance(event, Connected):
             session.linked = True
             session.qr = session.pairing_code = None

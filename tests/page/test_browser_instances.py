@@ -119,11 +119,18 @@ async def test_expired_qr_offers_a_new_one_and_phone_number_pairing_links(
     await card.get_by_role("button", name="Link with phone number instead").click()
     await card.get_by_label("Your WhatsApp number, with country code").fill("+55 11 98765-4321")
     await card.get_by_role("button", name="Get pairing code").click()
-    await expect(card.get_by_text("Pairing code:")).to_be_visible(timeout=5000)
+    shown = card.locator(".pairing-code")
+    await expect(shown).to_contain_text("Pairing code:", timeout=5000)
+    first = await shown.text_content()
     instance_id = uuid.UUID((await card.get_attribute("id") or "").removeprefix("instance-"))
     engine = framed_app.app.state.services.sessions.engine_for(instance_id)
     assert engine is not None
-    await FakeWhatsApp(engine.page).confirm_pairing()
+    phone = FakeWhatsApp(engine.page)
+    # WhatsApp lets the code lapse: the page shows the refreshed one, live.
+    await phone.expire_pairing_code()
+    await expect(shown).not_to_have_text(first or "", timeout=10_000)
+    code = (await shown.text_content() or "").rsplit(" ", 1)[-1].strip()
+    await phone.confirm_pairing(code)
     await expect(card.get_by_text("Connected: +55 11 98765-4321")).to_be_visible(timeout=10_000)
 
 

@@ -290,6 +290,33 @@ async def test_start_with_phone_returns_pairing_code_and_links_without_qr_scan(
     assert row.phone_number == f"+{PHONE}"
 
 
+async def test_a_pairing_code_whatsapp_refreshes_reaches_the_page_and_links(
+    manager: SessionManager,
+) -> None:
+    """The managed flow (conn/functions/linkDeviceCodeLifecycle.ts): a code WhatsApp lets lapse
+    is refreshed by the page, the new one goes to the page's socket, and it is the one the
+    phone takes."""
+    instance = await new_instance()
+    recorder = BusRecorder(manager, instance.id)
+    result = await manager.start(instance.id, location_id="loc-a", phone="+5511999999999")
+    first = result.pairing_code
+    assert first is not None
+    phone = fake_phone(manager, instance.id)
+    await phone.expire_pairing_code()
+    async with asyncio.timeout(10):
+        while "pairing_code" not in recorder.types():
+            await asyncio.sleep(0.05)
+    frame = next(e for e in recorder.events if e["type"] == "pairing_code")
+    assert frame["code"] != first and frame["instance_id"] == str(instance.id)
+    again = await manager.start(instance.id, location_id="loc-a", phone="+5511999999999")
+    assert again.pairing_code == frame["code"]
+    with pytest.raises(Exception, match="wrong code"):
+        await phone.confirm_pairing(first)  # the lapsed code no longer links
+    await phone.confirm_pairing(frame["code"])
+    await wait_status(instance.id, S.CONNECTED)
+    await recorder.close()
+
+
 async def test_unscanned_qr_stops_the_engine_after_the_timeout(
     make_manager: ManagerMaker, settings: Settings
 ) -> None:

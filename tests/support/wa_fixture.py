@@ -185,8 +185,15 @@ class FakeWhatsApp:
     async def scan(self, phone: str, device: int | None = None) -> None:
         await self._call("scan", phone, device)
 
-    async def confirm_pairing(self) -> None:
-        await self._call("confirmPairing")
+    async def confirm_pairing(self, code: str | None = None) -> None:
+        """The user typed the code on the phone (checked against the active one if given)."""
+        if code is None:
+            await self._call("confirmPairing")
+        else:
+            await self._call("confirmPairing", code)
+
+    async def expire_pairing_code(self) -> None:
+        await self._call("expirePairingCode")
 
     async def deliver(self, **opts: Any) -> dict[str, str]:
         """See fake-wpp.js `deliver`; `media=(bytes, mimetype, filename)` is encoded here."""

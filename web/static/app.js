@@ -362,6 +362,13 @@ function onFrame(frame) {
   } else if (frame.type === "qr" && frame.qr && state.instances.has(frame.instance_id)) {
     state.qr.set(frame.instance_id, frame.qr);
     if (!replaceQr(frame.instance_id, frame.qr)) renderCard(frame.instance_id);
+  } else if (frame.type === "pairing_code" && frame.code && state.instances.has(frame.instance_id)) {
+    // WhatsApp refreshed the pairing code: the one shown is the one the phone will take.
+    const ui = state.ui.get(frame.instance_id);
+    if (ui && ui.pairingCode) {
+      ui.pairingCode = frame.code;
+      renderCard(frame.instance_id);
+    }
   } else if (frame.type === "error" && frame.error && state.instances.has(frame.instance_id)) {
     if (frame.error.code === "not_found") {
       dropInstance(frame.instance_id); // deleted elsewhere, e.g. in another tab

@@ -16,6 +16,7 @@ from connectors import _page_events
 from connectors.events import (
     Connected,
     EngineEvent,
+    Ignored,
     LoggedOut,
     PairingCode,
     Qr,
@@ -96,13 +97,10 @@ def translate(
         return _page_events.revoked_event(instance_id, data)
     if kind == "ignored":
         # A notification or system message (group changes, security codes, call logs): not
-        # something a person wrote, so not posted to GHL.
-        log.info(
-            "whatsapp %s message ignored",
-            str(data.get("type"))[:40],
-            extra={"instance_id": instance_id},
-        )
-        return None
+        # something a person wrote, so not posted to GHL; the journey shows it as ignored.
+        kind_of = str(data.get("type"))[:40]
+        log.info("whatsapp %s message ignored", kind_of, extra={"instance_id": instance_id})
+        return Ignored(instance_id, str(data.get("id")), str(data.get("chat_id")), kind_of)
     if kind == "pairing_code":
         if login.connected:
             return None

@@ -52,6 +52,8 @@ class PlaywrightConfig:
     # WhatsApp open on another computer (stream CONFLICT): take the session back, or stay
     # disconnected with the reason (WA_TAKEOVER_ON_CONFLICT).
     takeover_on_conflict: bool = True
+    # Catch-up reads this many of each chat's latest messages (CATCH_UP_PER_CHAT).
+    catch_up_per_chat: int = 100
 
 
 async def launch(

@@ -115,6 +115,17 @@ class Revoked:
 
 
 @dataclass(frozen=True, slots=True)
+class Ignored:
+    """A notification or system message (group changes, security codes, call logs...): not
+    something a person wrote, so never posted to GHL; kept in the number's journey."""
+
+    instance_id: str
+    message_id: str
+    chat_id: str
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
 class WaProblem:
     """wa-js reports that WhatsApp Web is not what it expects: `conn.needs_update`, or a module
     or property it could not find (wa-js's own console errors, whatsapp/exportModule.ts). The
@@ -134,6 +145,7 @@ EngineEvent = (
     | Message
     | Ack
     | Revoked
+    | Ignored
     | WaProblem
 )
 EventSink = Callable[[EngineEvent], Awaitable[None]]

@@ -340,7 +340,11 @@ class PlaywrightEngine:
     async def catch_up(self, since: int) -> int:
         return int(
             await self._command(
-                "catchUp", since, CATCH_UP_CHATS, CATCH_UP_PER_CHAT, limit_s=_CATCH_UP_TIMEOUT_S
+                "catchUp",
+                since,
+                CATCH_UP_CHATS,
+                self._config.catch_up_per_chat,
+                limit_s=_CATCH_UP_TIMEOUT_S,
             )
         )
 
@@ -352,9 +356,8 @@ class PlaywrightEngine:
         return code
 
 
-# Catch-up reads the most recently active chats, and the latest messages of each.
+# Catch-up reads the most recently active chats (and of each, CATCH_UP_PER_CHAT messages).
 CATCH_UP_CHATS = 200
-CATCH_UP_PER_CHAT = 100
 _CATCH_UP_TIMEOUT_S = 120.0
 
 

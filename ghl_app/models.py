@@ -47,6 +47,7 @@ class MessageStatus(StrEnum):
     DELIVERED = "delivered"
     READ = "read"
     FAILED = "failed"
+    IGNORED = "ignored"  # a WhatsApp system message (group change, call log...): never posted
 
 
 class JobStatus(StrEnum):

@@ -164,6 +164,10 @@ class Settings:
     # WhatsApp Web opened on another computer: take the session back (as WPPConnect-server and
     # whatsapp-web.js's takeoverOnConflict do), or leave the number disconnected ("conflict").
     takeover_on_conflict: bool = True
+    # Catch-up after a restart or an outage reads back at most this many days, and this many of
+    # each chat's latest messages.
+    catch_up_max_days: int = 3
+    catch_up_per_chat: int = 100
 
     @property
     def location_session_quota(self) -> int:
@@ -399,6 +403,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         webhook_allowed_hosts=_host_list(env, "WEBHOOK_ALLOWED_HOSTS", ()),
         wa_ready_timeout_seconds=_float(env, "WA_READY_TIMEOUT_SECONDS", 180.0, low=1.0),
         takeover_on_conflict=_bool(env, "WA_TAKEOVER_ON_CONFLICT", True),
+        catch_up_max_days=_int(env, "CATCH_UP_MAX_DAYS", 3, low=0, high=365),
+        catch_up_per_chat=_int(env, "CATCH_UP_PER_CHAT", 100, low=1, high=10_000),
     )
 
 

@@ -1,5 +1,7 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
+from migrations._state_only import StateOnlyAlterField
+from ghl_app.models import MessageStatus
 from tortoise import fields
 
 class Migration(migrations.Migration):
@@ -22,5 +24,12 @@ class Migration(migrations.Migration):
             model_name='Contact',
             name='dnd',
             field=fields.BooleanField(default=False),
+        ),
+        # Only the enum's values change (a VARCHAR column): no SQLite table rebuild, which
+        # would drop messages' unique constraints (see _state_only.py).
+        StateOnlyAlterField(
+            model_name='Message',
+            name='status',
+            field=fields.CharEnumField(description='RECEIVED: received\nSYNCED: synced\nPENDING: pending\nSENT: sent\nDELIVERED: delivered\nREAD: read\nFAILED: failed\nIGNORED: ignored', enum_type=MessageStatus, max_length=16),
         ),
     ]

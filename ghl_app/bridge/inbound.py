@@ -17,6 +17,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from connectors.events import Ignored as IgnoredEvent
 from connectors.events import Message as WaMessage
 from ghl_app import phones
 from ghl_app.bridge import _rows, media
@@ -146,6 +147,31 @@ class InboundBridge:
             "whatsapp message stored (%s)", origin.value, extra={**extra, "message_id": message_id}
         )
         return True
+
+    async def store_ignored(
+        self, instance_id: uuid.UUID, location_id: str, event: IgnoredEvent
+    ) -> None:
+        """A system message, kept in the number's journey (status ignored, its type), once;
+        not for chats the number leaves out (status, channels, groups when they are off)."""
+        chat = event.chat_id
+        if chat in _IGNORED_CHATS or chat.endswith("@newsletter"):
+            return
+        if chat.endswith("@g.us"):
+            instance = await Instance.get_or_none(id=instance_id, location_id=location_id)
+            if instance is None or not instance.groups_enabled:
+                return
+        try:
+            await Message.create(
+                instance_id=instance_id,
+                location_id=location_id,
+                direction=Direction.INBOUND,
+                origin=Origin.WHATSAPP,
+                wa_message_id=event.message_id,
+                media={"type": event.type, "chat_id": event.chat_id},
+                status=MessageStatus.IGNORED,
+            )
+        except IntegrityError:
+            return  # fired twice
 
     async def _sync(self, job: Any) -> None:
         message = await _rows.load_for_sync(int(job.payload["message_id"]), job.location_id)

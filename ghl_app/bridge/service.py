@@ -7,7 +7,7 @@ import uuid
 
 import httpx
 
-from connectors.events import Ack, EngineEvent, Message
+from connectors.events import Ack, EngineEvent, Ignored, Message
 from ghl_app.bridge.acks import AckBridge
 from ghl_app.bridge.inbound import InboundBridge
 from ghl_app.bridge.media.links import MediaLinks
@@ -53,6 +53,8 @@ class Bridge:
     ) -> None:
         if isinstance(event, Message):
             await self.inbound.store(instance_id, location_id, event)
+        elif isinstance(event, Ignored):
+            await self.inbound.store_ignored(instance_id, location_id, event)
         elif isinstance(event, Ack):
             await self.acks.on_ack(instance_id, location_id, event)
 

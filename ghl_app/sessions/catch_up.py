@@ -17,14 +17,16 @@ from ghl_app.models import Instance, Message
 # Read back a little before the watermark: the phone's clock and ours differ, and a message may
 # be stored after a later one.
 CATCH_UP_SLACK = timedelta(minutes=2)
-# Never further back than this (a number relinked after months must not import them).
-CATCH_UP_MAX = timedelta(days=3)
 
 _LATEST_SQL = "SELECT MAX(sent_at) AS latest FROM messages WHERE instance_id = ?"
 
 
-async def catch_up_since(instance_id: uuid.UUID) -> datetime | None:
-    """The time to catch up from, or None for a number never connected before."""
+async def catch_up_since(instance_id: uuid.UUID, *, max_days: int = 3) -> datetime | None:
+    """The time to catch up from, or None for a number never connected before (or with
+    catch-up off: CATCH_UP_MAX_DAYS=0). Never more than `max_days` back: a number relinked
+    after months must not import them."""
+    if max_days <= 0:
+        return None
     instance = await Instance.get_or_none(id=instance_id)
     if instance is None:
         return None
@@ -38,4 +40,4 @@ async def catch_up_since(instance_id: uuid.UUID) -> datetime | None:
     if not candidates:
         return None
     newest = max(t if t.tzinfo else t.replace(tzinfo=UTC) for t in candidates)
-    return max(newest - CATCH_UP_SLACK, datetime.now(UTC) - CATCH_UP_MAX)
+    return max(newest - CATCH_UP_SLACK, datetime.now(UTC) - timedelta(days=max_days))

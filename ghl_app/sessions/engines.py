@@ -47,6 +47,7 @@ class PlaywrightEngines:
                     device_name=s.wa_device_name,
                     extra_args=s.chromium_args,
                     takeover_on_conflict=s.takeover_on_conflict,
+                    catch_up_per_chat=s.catch_up_per_chat,
                 )
             if self._playwright is None:
                 self._playwright = await async_playwright().start()

@@ -27,6 +27,7 @@ from connectors.events import (
     Connected,
     Disconnected,
     EngineEvent,
+    Ignored,
     LoggedOut,
     Message,
     PairingCode,
@@ -240,7 +241,7 @@ class SessionManager(SessionBoot):
     # -- engine events ------------------------------------------------------------------------
 
     async def _on_event(self, session: Session, event: EngineEvent) -> None:
-        if isinstance(event, Message | Ack | Revoked):
+        if isinstance(event, Message | Ack | Revoked | Ignored):
             await self._tell_listeners(session, event)  # real data, even while stopping
             return
         if not self._is_current(session):
@@ -283,7 +284,9 @@ class SessionManager(SessionBoot):
             if session.qr_timer is not None:
                 session.qr_timer.cancel()
                 session.qr_timer = None
-            since = await catch_up_since(session.instance_id)
+            since = await catch_up_since(
+                session.instance_id, max_days=self.settings.catch_up_max_days
+            )
             await self._set(
                 session,
                 status=S.CONNECTED,

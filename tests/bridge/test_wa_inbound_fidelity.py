@@ -1,6 +1,7 @@
 """Inbound as wa-js 4.6.0 really fires it (issue 12; audit findings 1 and 11): a message that
 arrives encrypted first reaches GHL once, with its text; one that never decrypts becomes one
-clear note; notification and system messages post nothing. The app over HTTP, the fixture page
+clear note; notification and system messages post nothing and show in the journey as
+ignored. The app over HTTP, the fixture page
 in real Chromium, the fake GHL, a real SQLite file."""
 
 from __future__ import annotations
@@ -51,6 +52,15 @@ async def test_notification_and_system_messages_post_nothing(bridged: Bridged) -
     await wait_for(lambda: len(bridged.inbound_calls()) >= 1)
     await asyncio.sleep(1.0)
     assert [m["message"] for m in bridged.inbound_calls()] == ["depois"]
+    # The number's journey shows them as ignored, with their type (groups are off here: the
+    # group's change is dropped before it reaches the number's store).
+    async with bridged.app.client() as client:
+        journey = await client.get(
+            f"/api/instances/{bridged.instance_id}/messages",
+            headers={"Authorization": f"Bearer {bridged.token}"},
+        )
+    kinds = sorted(m["media_type"] for m in journey.json()["messages"] if m["status"] == "ignored")
+    assert kinds == ["call_log", "e2e_notification"]
 
 
 async def test_an_image_received_before_a_restart_is_downloaded_after_it(bridged: Bridged) -> None:

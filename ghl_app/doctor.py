@@ -129,6 +129,33 @@ def check_ghl(settings: Settings) -> Check:
     )
 
 
+async def check_running_app(settings: Settings) -> Check:
+    """What the running app on this machine reports about its numbers' WhatsApp Web (what
+    wa-js misses after a WhatsApp Web update) and GHL's daily budget: its `/healthz`."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    url = f"http://{host}:{settings.port}/healthz"
+    try:
+        async with httpx.AsyncClient(timeout=3) as client:
+            health = (await client.get(url)).json()
+    except (httpx.HTTPError, ValueError) as exc:
+        return Check(
+            "running app",
+            True,
+            f"none answers at {url} ({type(exc).__name__}): start it to see its numbers here",
+            blocking=False,
+        )
+    problems = health.get("whatsapp_web_problems") or {}
+    low = health.get("ghl_daily_budget_low") or []
+    if not problems and not low:
+        return Check("running app", True, f"{url}: no WhatsApp Web problem, GHL budget fine")
+    parts = [f"number {iid}: {'; '.join(found)}" for iid, found in problems.items()]
+    if problems:
+        parts.append("update WA_JS (or the app) when wa-js misses parts of WhatsApp Web")
+    if low:
+        parts.append(f"near GHL's daily limit: {', '.join(low)}")
+    return Check("running app", False, " | ".join(parts), blocking=False)
+
+
 async def run_checks(settings: Settings) -> list[Check]:
     return [
         check_python(),
@@ -137,6 +164,7 @@ async def run_checks(settings: Settings) -> list[Check]:
         await check_chromium(settings),
         await check_wajs(settings),
         check_ghl(settings),
+        await check_running_app(settings),
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -95,7 +96,8 @@ def test_doctor_reports_every_check_and_fails_on_a_broken_chromium(tmp_path: Pat
     fake.chmod(0o755)
     result = _run(["doctor"], _env(tmp_path, CHROMIUM_PATH=str(fake), WA_JS="none"))
     lines = result.stdout.splitlines()
-    for name in ("python", "data dir", "database", "chromium", "wa-js", "ghl settings"):
+    names = ("python", "data dir", "database", "chromium", "wa-js", "ghl settings", "running app")
+    for name in names:
         assert any(f"] {name}:" in line for line in lines), result.stdout
     assert any(line.startswith("[FAIL] chromium:") for line in lines)
     assert any(line.startswith("[warn] ghl settings:") for line in lines)
@@ -106,3 +108,40 @@ def test_doctor_passes_with_a_working_chromium(tmp_path: Path, chromium_path: st
     result = _run(["doctor"], _env(tmp_path, CHROMIUM_PATH=chromium_path, WA_JS="none"))
     assert "[ok  ] chromium:" in result.stdout, result.stdout
     assert result.returncode == 0, result.stdout
+
+
+def test_doctor_shows_what_the_running_app_reports_about_whatsapp_web(tmp_path: Path) -> None:
+    """The app's /healthz on this machine (here a stand-in on loopback answering as the app
+    does, tests/bridge/test_wa_connection_health.py shows the app's own) is read by doctor."""
+    import http.server
+    import threading
+
+    answer = {
+        "status": "ok",
+        "whatsapp_web_problems": {"inst-1": ["needs_update: WhatsApp Web asks for an update"]},
+        "ghl_daily_budget_low": ["loc-a"],
+    }
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = str(server.server_address[1])
+        result = _run(["doctor"], _env(tmp_path, WA_JS="none", PORT=port, HOST="127.0.0.1"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    line = next(line for line in result.stdout.splitlines() if "] running app:" in line)
+    assert line.startswith("[warn]") and "needs_update" in line and "loc-a" in line

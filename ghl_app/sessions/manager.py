@@ -53,6 +53,8 @@ _SETTLE_S = 3.0
 # Delays before each restart attempt of a linked engine that went away; then `failed`.
 _RECOVERY_DELAYS_S = (0.5, 2.0, 5.0, 15.0, 30.0)
 MAX_PROBLEMS = 5
+# A page that never gets ready is restarted this many times before the number fails.
+READY_RESTARTS = 2
 _LOGGED_OUT_MESSAGE = (
     "logged_out: The phone removed this linked device. Start again and scan a new QR code."
 )
@@ -356,7 +358,8 @@ class SessionManager(SessionBoot):
     async def _watch_ready(self, session: Session, launch: int) -> None:
         """A page that never gets ready (no QR, no login: wa-js attached but WhatsApp Web did not
         load, as after WhatsApp Web updates before) must not sit in `starting` or show a stale
-        `connected`: a linked number is restarted once, then the number fails with the reason."""
+        `connected`: a linked number is restarted (READY_RESTARTS times, with the recovery's
+        backoff), then the number fails with the reason."""
         timeout = self.settings.wa_ready_timeout_seconds
         await asyncio.sleep(timeout)
         async with self._locked(session.instance_id):
@@ -370,9 +373,13 @@ class SessionManager(SessionBoot):
             session.ready_misses += 1
             reason = f"not_ready: WhatsApp Web did not finish loading within {timeout:.0f} s"
             log.warning("%s (launch %d)", reason, launch, extra=session.log_extra)
-            if session.linked and session.ready_misses == 1:
+            if session.linked and session.ready_misses <= READY_RESTARTS:
                 await self._stop_engine(session)
-                session.recovery = self._spawn(session, "recover", self._recover(session, reason))
+                session.recovery = self._spawn(
+                    session,
+                    "recover",
+                    self._recover(session, reason, backoff_from=session.ready_misses - 1),
+                )
                 return
             await self._give_up(
                 session,
@@ -413,8 +420,9 @@ class SessionManager(SessionBoot):
                 last_error=_LOGGED_OUT_MESSAGE,
             )
 
-    async def _recover(self, session: Session, reason: str) -> None:
-        """Restart an engine whose browser went away: the profile still holds the login."""
+    async def _recover(self, session: Session, reason: str, *, backoff_from: int = 0) -> None:
+        """Restart an engine whose browser went away (or whose page never got ready): the
+        profile still holds the login. `backoff_from` skips the first delays (a repeat)."""
         if not session.linked:
             async with self._locked(session.instance_id):
                 if self._is_current(session):
@@ -426,7 +434,7 @@ class SessionManager(SessionBoot):
             return
         await self._set(session, status=S.DISCONNECTED, last_error=f"reconnecting: {reason}")
         error = reason
-        for attempt, delay in enumerate(_RECOVERY_DELAYS_S, 1):
+        for attempt, delay in enumerate(_RECOVERY_DELAYS_S[backoff_from:], 1):
             await asyncio.sleep(delay)
             async with self._locked(session.instance_id):
                 if not self._is_current(session):

@@ -50,6 +50,8 @@ class LocalContact:
     id: int
     # A group whose GHL contact carries a name that is no longer its subject.
     renamed_in_ghl: bool = False
+    # A chat (a LID's) whose phone WhatsApp gave only now: its earlier messages can go to GHL.
+    phone_learned: bool = False
 
 
 def contact_phone(chat_id: str, sender_phone: str | None) -> str | None:
@@ -121,7 +123,9 @@ async def local_contact(
                 "group named after its subject",
                 extra={"instance_id": str(instance_id), "location_id": location_id},
             )
-    return LocalContact(id=int(row["id"]), renamed_in_ghl=renamed)
+    return LocalContact(
+        id=int(row["id"]), renamed_in_ghl=renamed, phone_learned="phone_e164" in changed
+    )
 
 
 async def ensure_ghl_contact(client: GhlClient, contact: Contact) -> tuple[str, bool]:

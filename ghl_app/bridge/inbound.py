@@ -36,7 +36,16 @@ from ghl_app.ghl.client import GhlClient
 from ghl_app.ghl.http import BudgetSpent, GhlApiError
 from ghl_app.jobs import JobQueue
 from ghl_app.jobs.errors import PermanentError, RetryableError
-from ghl_app.models import Contact, Direction, Instance, Message, MessageStatus, Origin
+from ghl_app.models import (
+    Contact,
+    Direction,
+    Instance,
+    Job,
+    JobStatus,
+    Message,
+    MessageStatus,
+    Origin,
+)
 from ghl_app.sessions import SessionManager
 
 # (the synced message, its GHL contact id)
@@ -102,6 +111,8 @@ class InboundBridge:
             instance_id=instance_id,
         )
         key = chat_key(instance_id, event.chat_id)
+        if contact.phone_learned:
+            await self._send_held(contact.id, location_id, extra)
         if contact.renamed_in_ghl:
             # Queued ahead of the message (same key): GHL shows the new subject by the time the
             # message lands. Committed on its own: a message that turns out to be a double emit
@@ -147,6 +158,30 @@ class InboundBridge:
             "whatsapp message stored (%s)", origin.value, extra={**extra, "message_id": message_id}
         )
         return True
+
+    async def _send_held(self, contact_id: int, location_id: str, extra: dict[str, Any]) -> None:
+        """A LID chat's earlier messages failed for want of a phone (WhatsApp had not given
+        it; it often does later, WAHA #1816): now that it has, they are queued again, ahead of
+        the new one (same chat, earlier jobs)."""
+        held = set(
+            await Message.filter(
+                location_id=location_id, contact_id=contact_id, status=MessageStatus.RECEIVED
+            ).values_list("id", flat=True)
+        )
+        if not held:
+            return
+        failed = await Job.filter(
+            location_id=location_id, kind=SYNC_TO_GHL, status=JobStatus.FAILED
+        ).order_by("id")
+        again = 0
+        for job in failed:
+            if job.payload.get("message_id") in held:
+                await self._queue.retry(job.id, location_id=location_id)
+                again += 1
+        if again:
+            log.info(
+                "phone learned for a chat: %d earlier message(s) queued again", again, extra=extra
+            )
 
     async def store_ignored(
         self, instance_id: uuid.UUID, location_id: str, event: IgnoredEvent

@@ -76,3 +76,27 @@ async def test_an_image_received_before_a_restart_is_downloaded_after_it(bridged
     bridged.fake.clear_faults()
     await wait_for(lambda: len(bridged.inbound_calls()) == 1)
     assert len(bridged.fake.uploads) == 1 and bridged.fake.uploads[0]["data"] == png
+
+
+async def test_a_lid_chats_messages_held_for_want_of_a_phone_go_once_it_is_known(
+    bridged: Bridged,
+) -> None:
+    """WhatsApp gives a LID chat's phone only later, often (WAHA #1816: 85 of 96): what came
+    before could not be matched to a GHL contact; once the phone is known it goes, in order."""
+    from ghl_app.models import Job, JobStatus
+
+    phone = bridged.phone()
+    lid = "2769541341277@lid"
+    await phone.deliver(**{"lid": lid, "body": "sem telefone"})
+
+    async def parked() -> bool:
+        return await Job.filter(kind="wa_to_ghl", status=JobStatus.FAILED).exists()
+
+    await wait_for(parked, timeout=30)
+    assert bridged.inbound_calls() == []
+    await phone.deliver(**{"lid": lid, "sender_phone": "5521977770077", "body": "agora com"})
+    await wait_for(lambda: len(bridged.inbound_calls()) == 2, timeout=60)
+    posted = bridged.inbound_calls()
+    assert [m["message"] for m in posted] == ["sem telefone", "agora com"]
+    assert posted[0]["contactId"] == posted[1]["contactId"]
+    assert bridged.fake.contacts[posted[0]["contactId"]]["phone"] == "+5521977770077"

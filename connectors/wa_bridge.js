@@ -259,13 +259,19 @@
     on('conn.link_code_error', (e) => emit('error', { where: 'link_code', message: String(e) }));
     on('conn.authenticated', () => tryConnected(40));
     on('conn.main_ready', () => tryConnected(40));
+    // whatsapp/enums/LogoutReason.ts (user_initiated, account_locked, client_version_outdated,
+    // storage_quota_exceeded, ...): why WhatsApp logged this device out, when it says.
+    let logoutReason = null;
+    on('conn.logout_reason', (reason) => {
+      logoutReason = String(reason);
+    });
     on('conn.logout', () => {
       connectedSent = false;
-      emit('logged_out', { reason: 'logout' });
+      emit('logged_out', { reason: logoutReason || 'logout' });
     });
     on('conn.require_auth', () => {
       connectedSent = false;
-      emit('logged_out', { reason: 'require_auth' });
+      emit('logged_out', { reason: logoutReason || 'require_auth' });
     });
     on('chat.new_message', (msg) => onNewMessage(msg));
     // conn/events/eventTypes.ts: WhatsApp Web asks to be updated (its build is too old for the

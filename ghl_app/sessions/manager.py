@@ -55,6 +55,9 @@ _RECOVERY_DELAYS_S = (0.5, 2.0, 5.0, 15.0, 30.0)
 MAX_PROBLEMS = 5
 # A page that never gets ready is restarted this many times before the number fails.
 READY_RESTARTS = 2
+# Logouts without more to say than "the phone removed this device" (the bridge's own names and
+# wa-js's LogoutReason.UserInitiated).
+_PLAIN_LOGOUTS = ("logout", "require_auth", "user_initiated")
 _LOGGED_OUT_MESSAGE = (
     "logged_out: The phone removed this linked device. Start again and scan a new QR code."
 )
@@ -303,7 +306,7 @@ class SessionManager(SessionBoot):
         elif isinstance(event, LoggedOut):
             session.linked = False
             log.info("logged out from the phone: %s", event.reason, extra=session.log_extra)
-            self._spawn(session, "logged-out", self._logged_out(session))
+            self._spawn(session, "logged-out", self._logged_out(session, event.reason))
         elif isinstance(event, StreamState):
             # The browser lives; WhatsApp's own connection went down or came back.
             if event.up:
@@ -407,7 +410,7 @@ class SessionManager(SessionBoot):
                 last_error="qr_timeout: the QR code was not scanned in time. Start again.",
             )
 
-    async def _logged_out(self, session: Session) -> None:
+    async def _logged_out(self, session: Session, reason: str = "logout") -> None:
         async with self._locked(session.instance_id):
             if not self._is_current(session):
                 return
@@ -417,7 +420,9 @@ class SessionManager(SessionBoot):
                 status=S.LOGGED_OUT,
                 phone_number=None,
                 wa_id=None,
-                last_error=_LOGGED_OUT_MESSAGE,
+                last_error=_LOGGED_OUT_MESSAGE
+                if reason in _PLAIN_LOGOUTS
+                else f"{_LOGGED_OUT_MESSAGE} WhatsApp's reason: {reason[:80]}.",
             )
 
     async def _recover(self, session: Session, reason: str, *, backoff_from: int = 0) -> None:

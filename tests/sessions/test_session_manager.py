@@ -277,6 +277,16 @@ async def test_start_beyond_max_sessions_is_refused_with_clear_error(
     assert (await manager.start(instances[2].id, location_id="loc-a")).qr is not None
 
 
+async def test_a_logout_whatsapp_gives_a_reason_for_says_it(manager: SessionManager) -> None:
+    """conn.logout_reason (whatsapp/enums/LogoutReason.ts), e.g. account_locked, is kept."""
+    instance = await new_instance()
+    await _connect(manager, instance)
+    await fake_phone(manager, instance.id).logout_from_phone("account_locked")
+    row = await wait_status(instance.id, S.LOGGED_OUT)
+    assert row.last_error and row.last_error.startswith("logged_out:")
+    assert "WhatsApp's reason: account_locked." in row.last_error
+
+
 async def test_start_with_phone_returns_pairing_code_and_links_without_qr_scan(
     manager: SessionManager,
 ) -> None:

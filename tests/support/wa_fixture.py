@@ -221,8 +221,11 @@ class FakeWhatsApp:
     async def revoke(self, message_id: str) -> None:
         await self._call("revoke", message_id)
 
-    async def logout_from_phone(self) -> None:
-        await self._call("logoutFromPhone")
+    async def logout_from_phone(self, reason: str | None = None) -> None:
+        if reason is None:
+            await self._call("logoutFromPhone")
+        else:
+            await self._call("logoutFromPhone", reason)
 
     async def sent(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self._call("sent")

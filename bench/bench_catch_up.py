@@ -18,28 +18,17 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from bridge.conftest import (  # noqa: E402
-    COMPANY,
-    LOCATION,
-    PUBLIC_PEM,
-    Bridged,
-    connect_instance,
-    seed_location,
-)
+from _app_rig import connected_app  # noqa: E402
+from bridge.conftest import Bridged  # noqa: E402
 
 from connectors.wajs import find_chromium  # noqa: E402
-from ghl_app.page_tokens import issue_token  # noqa: E402
-from support.app_server import run_app, test_settings  # noqa: E402
-from support.fake_ghl import run_fake_ghl  # noqa: E402
-from support.wa_fixture import FAST, FIXTURE_DIR, StaticServer  # noqa: E402
-from web.app import create_app  # noqa: E402
+from support.wa_fixture import FIXTURE_DIR, StaticServer  # noqa: E402
 
 
 async def _until(predicate, timeout: float = 600.0) -> None:  # type: ignore[no-untyped-def]
@@ -60,57 +49,34 @@ async def _status(bridged: Bridged, wanted: str) -> None:
 async def one_run(
     messages: int, chats: int, server: StaticServer, chromium: str
 ) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as data_dir:
-        async with run_fake_ghl(rate_limit=(100_000, 10.0)) as fake:
-            fake.validate_models = False  # the oracle's cost is not the app's
-            settings = test_settings(
-                data_dir,
-                GHL_API_URL=fake.url,
-                GHL_MARKETPLACE_URL=fake.url,
-                WA_WEB_URL=server.url(**FAST),
-                CHROMIUM_PATH=chromium,
-                GHL_WEBHOOK_ED25519_KEY=PUBLIC_PEM,
-            )
-            await seed_location(settings, fake)
-            token, _ = issue_token(
-                settings.app_secret,
-                location_id=LOCATION,
-                user_id="u",
-                company_id=COMPANY,
-                role="admin",
-            )
-            async with run_app(create_app(settings)) as app:
-                instance_id = await connect_instance(app, token)
-                bridged = Bridged(app, fake, settings, instance_id, token)
-                phone = bridged.phone()
-                numbers = [f"55119{n:08d}" for n in range(100, 100 + chats)]
+    async with connected_app(server, chromium) as bridged:
+        app, token = bridged.app, bridged.token
+        instance_id = bridged.instance_id
+        phone = bridged.phone()
+        numbers = [f"55119{n:08d}" for n in range(100, 100 + chats)]
 
-                began = time.perf_counter()
-                for i in range(messages):
-                    await phone.deliver(**{"from": numbers[i % chats], "body": f"live {i}"})
-                await _until(lambda: len(bridged.inbound_calls()) >= messages)
-                live_s = time.perf_counter() - began
+        began = time.perf_counter()
+        for i in range(messages):
+            await phone.deliver(**{"from": numbers[i % chats], "body": f"live {i}"})
+        await _until(lambda: len(bridged.inbound_calls()) >= messages)
+        live_s = time.perf_counter() - began
 
-                for i in range(messages):
-                    body = f"missed {i}"
-                    await phone.deliver(
-                        **{"from": numbers[i % chats], "body": body, "offline": True}
-                    )
-                headers = {"Authorization": f"Bearer {token}"}
-                async with app.client(headers=headers) as client:
-                    await client.post(f"/api/instances/{instance_id}/stop")
-                    began = time.perf_counter()
-                    await client.post(f"/api/instances/{instance_id}/start")
-                await _status(bridged, "connected")
-                reconnect_s = time.perf_counter() - began
-                await _until(lambda: len(bridged.inbound_calls()) >= 2 * messages)
-                total_s = time.perf_counter() - began
-                await asyncio.sleep(1.0)
-                bodies = [m["message"] for m in bridged.inbound_calls()]
-                if len(bodies) != 2 * messages or len(set(bodies)) != len(bodies):
-                    raise SystemExit(
-                        f"not exactly once: {len(bodies)} posts, {len(set(bodies))} distinct"
-                    )
+        for i in range(messages):
+            body = f"missed {i}"
+            await phone.deliver(**{"from": numbers[i % chats], "body": body, "offline": True})
+        headers = {"Authorization": f"Bearer {token}"}
+        async with app.client(headers=headers) as client:
+            await client.post(f"/api/instances/{instance_id}/stop")
+            began = time.perf_counter()
+            await client.post(f"/api/instances/{instance_id}/start")
+        await _status(bridged, "connected")
+        reconnect_s = time.perf_counter() - began
+        await _until(lambda: len(bridged.inbound_calls()) >= 2 * messages)
+        total_s = time.perf_counter() - began
+        await asyncio.sleep(1.0)
+        bodies = [m["message"] for m in bridged.inbound_calls()]
+        if len(bodies) != 2 * messages or len(set(bodies)) != len(bodies):
+            raise SystemExit(f"not exactly once: {len(bodies)} posts, {len(set(bodies))} distinct")
     return {
         "live_s": live_s,
         "reconnect_s": reconnect_s,

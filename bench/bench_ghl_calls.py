@@ -16,28 +16,18 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
-import uuid
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from bridge.conftest import (  # noqa: E402
-    COMPANY,
-    LOCATION,
-    PUBLIC_PEM,
-    connect_instance,
-    seed_location,
-)
+from _app_rig import connected_app  # noqa: E402
+from bridge.conftest import LOCATION  # noqa: E402
 
 from connectors.wajs import find_chromium  # noqa: E402
-from ghl_app.page_tokens import issue_token  # noqa: E402
-from support.app_server import run_app, test_settings  # noqa: E402
-from support.fake_ghl import FakeGhl, run_fake_ghl  # noqa: E402
-from support.wa_fixture import FAST, FIXTURE_DIR, FakeWhatsApp, StaticServer  # noqa: E402
-from web.app import create_app  # noqa: E402
+from support.fake_ghl import FakeGhl  # noqa: E402
+from support.wa_fixture import FIXTURE_DIR, FakeWhatsApp, StaticServer  # noqa: E402
 
 
 def _posted(fake: FakeGhl) -> int:
@@ -70,50 +60,29 @@ async def main() -> None:
         raise SystemExit("no Chromium: install Debian's chromium")
     brazil = [f"551198765{n:04d}" for n in range(4300, 4300 + args.chats // 2)]
     others = [f"3491{n:07d}" for n in range(600_0000, 600_0000 + args.chats - len(brazil))]
-    with StaticServer(FIXTURE_DIR) as server, tempfile.TemporaryDirectory() as data_dir:
-        async with run_fake_ghl(rate_limit=(100_000, 10.0)) as fake:
-            fake.validate_models = False
-            settings = test_settings(
-                data_dir,
-                GHL_API_URL=fake.url,
-                GHL_MARKETPLACE_URL=fake.url,
-                WA_WEB_URL=server.url(**FAST),
-                CHROMIUM_PATH=chromium,
-                GHL_WEBHOOK_ED25519_KEY=PUBLIC_PEM,
-            )
-            await seed_location(settings, fake)
-            token, _ = issue_token(
-                settings.app_secret,
-                location_id=LOCATION,
-                user_id="u",
-                company_id=COMPANY,
-                role="admin",
-            )
-            async with run_app(create_app(settings)) as app:
-                instance_id = await connect_instance(app, token)
-                sessions = app.app.state.services.sessions
-                engine = sessions.engine_for(uuid.UUID(instance_id))
-                phone = FakeWhatsApp(engine.page)
-                # A contact GHL already holds (e.g. from a form), new to us.
-                fake.contacts["contact-known"] = {
-                    "id": "contact-known",
-                    "locationId": LOCATION,
-                    "phone": "+34916009999",
-                    "tags": ["lead"],
-                }
-                results: dict[str, list[list[str]]] = {
-                    "new contact, Brazil": [],
-                    "new contact, elsewhere": [],
-                    "known chat": [],
-                }
-                for group, numbers in (
-                    ("new contact, Brazil", brazil),
-                    ("new contact, elsewhere", others),
-                ):
-                    for number in numbers:
-                        results[group].append(await _cost(fake, phone, number, "first"))
-                        results["known chat"].append(await _cost(fake, phone, number, "again"))
-                in_ghl = await _cost(fake, phone, "34916009999", "hello")
+    with StaticServer(FIXTURE_DIR) as server:
+        async with connected_app(server, chromium) as bridged:
+            fake, phone = bridged.fake, bridged.phone()
+            # A contact GHL already holds (e.g. from a form), new to us.
+            fake.contacts["contact-known"] = {
+                "id": "contact-known",
+                "locationId": LOCATION,
+                "phone": "+34916009999",
+                "tags": ["lead"],
+            }
+            results: dict[str, list[list[str]]] = {
+                "new contact, Brazil": [],
+                "new contact, elsewhere": [],
+                "known chat": [],
+            }
+            for group, numbers in (
+                ("new contact, Brazil", brazil),
+                ("new contact, elsewhere", others),
+            ):
+                for number in numbers:
+                    results[group].append(await _cost(fake, phone, number, "first"))
+                    results["known chat"].append(await _cost(fake, phone, number, "again"))
+            in_ghl = await _cost(fake, phone, "34916009999", "hello")
     print(f"GHL calls per inbound message ({args.chats} chats; token calls left out)")
     for group, costs in results.items():
         counts = [len(c) for c in costs]

@@ -7,11 +7,13 @@ as text (measured on SQLite), which at hundreds of messages a second is most of 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from tortoise import Tortoise, connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as migrate_api
 
 from ghl_app.errors import ConfigError
@@ -19,6 +21,9 @@ from ghl_app.errors import ConfigError
 MODELS_MODULE = "ghl_app.models"
 MIGRATIONS_MODULE = "migrations"
 APP_LABEL = "models"
+# The key of the PostgreSQL advisory lock that makes migrations one process at a time: any
+# 64-bit number no other user of the database takes; this one spells "ghlwamig".
+MIGRATION_LOCK_KEY = 0x67686C77616D6967
 
 
 def _connection_url(database_url: str) -> str:
@@ -51,10 +56,45 @@ def _describe(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+@asynccontextmanager
+async def _one_migrator(database_url: str) -> AsyncIterator[None]:
+    """On PostgreSQL, one process migrates at a time; the others wait, then find nothing pending.
+
+    Without it, processes started together (a web and a worker service, replicas) each saw the
+    same pending migrations and raced: of four started at once, two died on "type already
+    exists" and "relation tortoise_migrations already exists" (issue 17). The lock is a session
+    advisory lock on a connection of its own, so whatever Tortoise does on its connections, the
+    lock is held until this block ends, and a killed process releases it with its connection.
+    SQLite needs none: its migrations run under the database file's own write lock, and SQLite
+    is single-process by design here.
+    """
+    settings = expand_db_url(database_url)
+    if settings["engine"] != "tortoise.backends.asyncpg":
+        yield
+        return
+    import asyncpg
+
+    credentials = settings["credentials"]
+    connection = await asyncpg.connect(
+        host=credentials.get("host"),
+        port=credentials.get("port"),
+        user=credentials.get("user"),
+        password=credentials.get("password"),
+        database=credentials.get("database"),
+        ssl=credentials.get("ssl"),
+    )
+    try:
+        await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+        yield
+    finally:
+        await connection.close()
+
+
 async def apply_migrations(database_url: str) -> None:
     """Apply every pending migration, then close the connections it opened."""
     try:
-        await migrate_api(config=tortoise_config(database_url))
+        async with _one_migrator(database_url):
+            await migrate_api(config=tortoise_config(database_url))
     except (OSError, ConnectionError) as exc:
         raise ConfigError(
             f"DATABASE_URL: cannot reach the database ({_describe(exc)}): check host, port and "

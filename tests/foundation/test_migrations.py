@@ -107,3 +107,48 @@ def test_models_and_migrations_do_not_drift(tmp_path: Path) -> None:
             return len(writers)
 
     assert asyncio.run(changes()) == 0
+
+
+@pytest.mark.postgres
+async def test_processes_starting_together_apply_the_migrations_once(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Issue 17, item 5: of four processes started at once on one empty Postgres, two died
+    (a duplicate type name, then "relation tortoise_migrations already exists"). All four must
+    succeed, and each migration is recorded once."""
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("GHL_", "DATABASE_"))},
+        "DATABASE_URL": postgres_url,
+        "PYTHONPATH": str(root),
+    }
+    command = [sys.executable, "-c", "from ghl_app.cli import main; main()", "migrate"]
+
+    async def one(number: int) -> subprocess.CompletedProcess[str]:
+        return await asyncio.to_thread(
+            subprocess.run,
+            command,
+            env={**env, "DATA_DIR": str(tmp_path / f"node{number}")},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    results = await asyncio.gather(*(one(n) for n in range(4)))
+    for result in results:
+        assert result.returncode == 0, result.stderr[-2000:]
+    probe = (
+        "import asyncio, json, sys, asyncpg\n"
+        "async def main():\n"
+        "    c = await asyncpg.connect(sys.argv[1].replace('postgres://', 'postgresql://'))\n"
+        "    rows = await c.fetch('SELECT name, count(*) AS n FROM tortoise_migrations '\n"
+        "                         'GROUP BY name')\n"
+        "    print(json.dumps(sorted([r['name'], r['n']] for r in rows)))\n"
+        "asyncio.run(main())\n"
+    )
+    counted = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-c", probe, postgres_url], capture_output=True, text=True
+    )
+    assert counted.returncode == 0, counted.stderr[-2000:]
+    recorded = json.loads(counted.stdout.strip())
+    assert recorded and all(count == 1 for _, count in recorded), recorded

@@ -25,8 +25,8 @@ from bench._remote_fake import RemoteFake
 from connectors.events import Message as WaMessage
 from ghl_app.bridge.inbound import InboundBridge
 from ghl_app.bridge.media.links import MediaLinks
+from ghl_app.bus import InProcessEventBus
 from ghl_app.db import tortoise_config
-from ghl_app.events import InProcessEventBus
 from ghl_app.ghl.integration import BUDGET_WAIT_S, GhlIntegration
 from ghl_app.jobs import JobQueue
 from ghl_app.models import Contact, Instance, InstanceStatus

@@ -37,8 +37,8 @@ from tortoise import Tortoise  # noqa: E402
 from connectors import _processes  # noqa: E402
 from connectors.playwright_engine import PlaywrightEngine  # noqa: E402
 from connectors.wajs import find_chromium  # noqa: E402
+from ghl_app.bus import InProcessEventBus  # noqa: E402
 from ghl_app.db import apply_migrations, tortoise_config  # noqa: E402
-from ghl_app.events import InProcessEventBus  # noqa: E402
 from ghl_app.models import Instance, InstanceStatus, Location  # noqa: E402
 from ghl_app.sessions import SessionManager  # noqa: E402
 from ghl_app.settings import Settings, load_settings  # noqa: E402

@@ -14,7 +14,7 @@ from ghl_app.bridge import Bridge
 from ghl_app.bridge.api_sends import ApiSends
 from ghl_app.bridge.media.links import MediaLinks
 from ghl_app.bridge.workflow_sends import WorkflowSends
-from ghl_app.events import InProcessEventBus
+from ghl_app.bus import make_bus
 from ghl_app.ghl.integration import BUDGET_WAIT_S, GhlIntegration
 from ghl_app.ghl.workflow_triggers import WorkflowTriggers
 from ghl_app.integrations.alerts import DisconnectAlerts
@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 class Services:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.bus = InProcessEventBus()
+        # In process by default; across processes on Redis when REDIS_URL is set (issue 17).
+        self.bus = make_bus(settings.redis_url)
         self.supervisor = TaskSupervisor()
         # The durable job queue: parts register their job kinds on it in their constructors.
         self.jobs = JobQueue(
@@ -104,6 +105,7 @@ class Services:
                 "GHL settings missing: %s (installs and message sync stay off until they are set)",
                 ", ".join(self.settings.missing_ghl),
             )
+        await self.bus.start()
         self.supervisor.spawn("media-retention", self.media_links.run_retention())
         self.supervisor.spawn("grant-keepalive", self.ghl_integration.tokens.run_keepalive())
         self.sessions.restore()  # in the background: linked instances come back a few at a time
@@ -118,6 +120,7 @@ class Services:
         await self.bridge.aclose()
         await self.ghl_integration.aclose()  # after the tasks that may still call GHL
         await self.events_http.aclose()
+        await self.bus.close()
 
     def session_counts(self) -> dict[str, int]:
         return self.sessions.session_counts()

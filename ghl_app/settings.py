@@ -44,6 +44,7 @@ _MEMORY_RESERVED = 512 * 1024 * 1024
 ENV_NAMES = (
     "DATA_DIR",
     "DATABASE_URL",
+    "REDIS_URL",
     "PUBLIC_URL",
     "HOST",
     "PORT",
@@ -158,6 +159,8 @@ class Settings:
     # Event and alert webhooks (URLs integrators and agencies give) reach only public addresses,
     # except these hosts (names or name:port): a receiver on the private network must be named.
     webhook_allowed_hosts: tuple[str, ...] = ()
+    # Redis for the event bus between processes (issue 17); unset: one process, in-process bus.
+    redis_url: str | None = None
     # A launched WhatsApp Web page that shows neither a QR nor the login within this long is
     # stuck (a WhatsApp Web update wa-js does not handle yet): restarted once, then failed.
     wa_ready_timeout_seconds: float = 180.0
@@ -405,7 +408,20 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         takeover_on_conflict=_bool(env, "WA_TAKEOVER_ON_CONFLICT", True),
         catch_up_max_days=_int(env, "CATCH_UP_MAX_DAYS", 3, low=0, high=365),
         catch_up_per_chat=_int(env, "CATCH_UP_PER_CHAT", 100, low=1, high=10_000),
+        redis_url=_redis_url(env),
     )
+
+
+def _redis_url(env: dict[str, str]) -> str | None:
+    value = _get(env, "REDIS_URL")
+    if not value:
+        return None
+    if value.split("://", 1)[0] not in ("redis", "rediss", "unix"):
+        raise ConfigError(
+            f"REDIS_URL={value.split('@')[-1]!r} is not supported: use redis://host:6379/0 "
+            "(rediss:// for TLS)"
+        )
+    return value
 
 
 def _host_list(

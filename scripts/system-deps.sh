@@ -2,12 +2,12 @@
 # The system packages the app needs, in one place: the Dockerfile, CI and the README's commands
 # all run this script, so a broken install step fails CI.
 #   bash scripts/system-deps.sh          runtime: Chromium and the fonts WhatsApp Web needs
-#   bash scripts/system-deps.sh --test   also PostgreSQL, for the migration tests
+#   bash scripts/system-deps.sh --test   also PostgreSQL and Redis, for the tests of several processes
 set -euo pipefail
 
 packages=(chromium fonts-liberation fonts-noto-core fonts-noto-color-emoji ca-certificates procps)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(postgresql)
+  packages+=(postgresql redis-server)
 fi
 
 missing=()

@@ -42,6 +42,15 @@ async def db(settings: Settings) -> AsyncIterator[str]:
         await Tortoise.close_connections()
 
 
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis server of this test's own: pub/sub channels span a server's databases."""
+    from support.redis_server import redis_server
+
+    with redis_server() as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def postgres_base_url() -> Iterator[str]:
     from support.postgres import postgres_server

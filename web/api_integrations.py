@@ -236,6 +236,7 @@ async def event_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     bus = websocket.app.state.services.bus
     subscription = bus.subscribe(event_topic(key.location_id))
+    await subscription.ready()
 
     async def relay() -> None:
         while True:

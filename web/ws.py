@@ -20,8 +20,8 @@ from typing import Any
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from ghl_app.bus import EventBus, Subscription
 from ghl_app.errors import AppError
-from ghl_app.events import InProcessEventBus, Subscription
 from ghl_app.installed import require_installed
 from ghl_app.page_tokens import PageClaims
 from ghl_app.sessions import SessionManager
@@ -78,7 +78,7 @@ class _Client:
         self.claims = claims
         self.services = websocket.app.state.services
         self.sessions: SessionManager = self.services.sessions
-        self.bus: InProcessEventBus = self.services.bus
+        self.bus: EventBus = self.services.bus
         self.subscriptions: dict[uuid.UUID, tuple[Subscription, asyncio.Task[None]]] = {}
         self.ops: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=_QUEUE_SIZE)
         self._send_lock = asyncio.Lock()
@@ -165,6 +165,10 @@ class _Client:
         subscription = self.bus.subscribe(f"instance:{instance_id}")
         task = asyncio.create_task(self._forward(subscription), name=f"ws-forward:{instance_id}")
         self.subscriptions[instance_id] = (subscription, task)
+        # On Redis, changes reach this subscription once the server confirmed it: wait for that
+        # (bounded) so none falls between the subscription and the snapshot.
+        if not await subscription.ready():
+            log.warning("event bus: subscription to instance %s not confirmed in time", instance_id)
         instance = await self.sessions.get_instance(instance_id, self.claims.location_id)
         await self.send({"type": "instance", "instance": self.sessions.snapshot(instance)})
         qr = self.sessions.current_qr(instance_id)

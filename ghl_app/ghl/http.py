@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from ghl_app.ghl.ratelimit import DailyBudget, OverBudget, RateLimiter
+from ghl_app.ghl.ratelimit import DailyBudget, Limiter, OverBudget
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class GhlHttp:
         self,
         base_url: str,
         *,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
         max_attempts: int = 4,
         backoff_base: float = 0.5,
         backoff_cap: float = 20.0,

@@ -8,7 +8,7 @@ from ghl_app.ghl.client import GhlClient
 from ghl_app.ghl.http import GhlHttp
 from ghl_app.ghl.installs import InstallService
 from ghl_app.ghl.oauth import OAuthApi
-from ghl_app.ghl.ratelimit import RateLimiter
+from ghl_app.ghl.ratelimit import Limiter, RateLimiter
 from ghl_app.ghl.tokens import TokenManager
 from ghl_app.ghl.webhooks import AppWebhookHandler, WebhookVerifier
 from ghl_app.settings import Settings
@@ -37,7 +37,14 @@ class GhlIntegration:
         budget_wait_s: float | None = None,
     ) -> None:
         self.cipher = TokenCipher(settings.app_secret)
-        self.limiter = RateLimiter(*rate_limit) if limiter_enabled else None
+        self.limiter: Limiter | None = None
+        if limiter_enabled and settings.redis_url:
+            # Several processes share each location's budget: count it in Redis (issue 17).
+            from ghl_app.ghl.ratelimit_redis import RedisRateLimiter
+
+            self.limiter = RedisRateLimiter(settings.redis_url, *rate_limit)
+        elif limiter_enabled:
+            self.limiter = RateLimiter(*rate_limit)
         self.http = GhlHttp(
             settings.ghl_api_url,
             limiter=self.limiter,
@@ -56,3 +63,6 @@ class GhlIntegration:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        aclose = getattr(self.limiter, "aclose", None)
+        if aclose is not None:
+            await aclose()

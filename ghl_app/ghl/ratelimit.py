@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 # Request arrival at GHL jitters against our send time; a small pad on the window absorbs it.
 _WINDOW_PAD = 0.03
@@ -24,6 +25,17 @@ class OverBudget(Exception):
     def __init__(self, key: str, wait_s: float) -> None:
         super().__init__(f"no GHL request budget left for {key} for {wait_s:.1f}s")
         self.wait_s = wait_s
+
+
+class Limiter(Protocol):
+    """What the HTTP layer needs of a limiter: this process's own (`RateLimiter`) or the one
+    every process shares through Redis (`ratelimit_redis.RedisRateLimiter`)."""
+
+    async def acquire(self, key: str, *, max_wait: float | None = None) -> None: ...
+
+    def observe(self, key: str, *, remaining: int | None, limit: int | None) -> None: ...
+
+    def pause(self, key: str, seconds: float) -> None: ...
 
 
 class _KeyWindow:

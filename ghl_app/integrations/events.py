@@ -22,8 +22,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from ghl_app.bridge.media.fetch import AttachmentFetcher, AttachmentRefused
+from ghl_app.bus import EventBus
 from ghl_app.crypto import TokenCipher
-from ghl_app.events import EventBus
 from ghl_app.integrations import signing
 from ghl_app.jobs import JobQueue
 from ghl_app.jobs.errors import RetryableError

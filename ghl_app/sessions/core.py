@@ -19,7 +19,7 @@ from typing import Any
 
 from connectors.base import Engine, EngineFactory
 from connectors.events import EngineEvent, EventSink
-from ghl_app.events import EventBus
+from ghl_app.bus import EventBus
 from ghl_app.models import Instance, InstanceStatus
 from ghl_app.sessions.engines import PlaywrightEngines
 from ghl_app.sessions.state import LockEntry, Session, instance_snapshot

@@ -67,6 +67,7 @@ def test_postgresql_scheme_is_accepted_as_postgres(tmp_path: Path) -> None:
         ("APP_SECRET", "short", "APP_SECRET"),
         ("CHROMIUM_PATH", "/nowhere/chromium", "CHROMIUM_PATH"),
         ("WA_JS", "latest", "WA_JS"),
+        ("REDIS_URL", "http://cache:6379", "REDIS_URL"),
     ],
 )
 def test_malformed_setting_names_itself_in_one_line(

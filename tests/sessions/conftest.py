@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sessions.helpers import ManagerMaker
 
-from ghl_app.events import InProcessEventBus
+from ghl_app.bus import InProcessEventBus
 from ghl_app.sessions import SessionManager
 from ghl_app.settings import Settings
 from ghl_app.supervisor import TaskSupervisor

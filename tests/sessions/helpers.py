@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from connectors.playwright_engine import PlaywrightEngine
-from ghl_app.events import InProcessEventBus
+from ghl_app.bus import InProcessEventBus
 from ghl_app.models import Instance, InstanceStatus, Location
 from ghl_app.sessions import SessionManager
 from support.wa_fixture import FakeWhatsApp

@@ -50,3 +50,15 @@ def clear_stale_lock(profile_dir: Path) -> bool:
 
 def wipe(profile_dir: Path) -> None:
     shutil.rmtree(profile_dir, ignore_errors=True)
+
+
+# What a login is made of in a Chromium profile: WhatsApp Web keeps its keys and session in
+# IndexedDB and its session markers in Local Storage (docs/whatsapp-web.md); everything else in
+# the folder (caches, GPU and code caches, history) is rebuilt by the browser. A snapshot of
+# these restores the login elsewhere without a QR (issue 17; whatsapp-web.js's RemoteAuth keeps
+# the same two, minus caches).
+LOGIN_STATE_PARTS = ("Default/IndexedDB", "Default/Local Storage")
+
+
+def has_login_state(profile_dir: Path) -> bool:
+    return any((profile_dir / part).is_dir() for part in LOGIN_STATE_PARTS)

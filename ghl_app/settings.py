@@ -45,6 +45,8 @@ ENV_NAMES = (
     "DATA_DIR",
     "DATABASE_URL",
     "REDIS_URL",
+    "PROFILE_STORE",
+    "PROFILE_SNAPSHOT_SECONDS",
     "PUBLIC_URL",
     "HOST",
     "PORT",
@@ -161,6 +163,9 @@ class Settings:
     webhook_allowed_hosts: tuple[str, ...] = ()
     # Redis for the event bus between processes (issue 17); unset: one process, in-process bus.
     redis_url: str | None = None
+    # Where numbers' login snapshots go (file:///folder or s3://bucket/prefix); unset: nowhere.
+    profile_store: str | None = None
+    profile_snapshot_seconds: float = 1800.0
     # A launched WhatsApp Web page that shows neither a QR nor the login within this long is
     # stuck (a WhatsApp Web update wa-js does not handle yet): restarted once, then failed.
     wa_ready_timeout_seconds: float = 180.0
@@ -409,7 +414,21 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         catch_up_max_days=_int(env, "CATCH_UP_MAX_DAYS", 3, low=0, high=365),
         catch_up_per_chat=_int(env, "CATCH_UP_PER_CHAT", 100, low=1, high=10_000),
         redis_url=_redis_url(env),
+        profile_store=_profile_store(env),
+        profile_snapshot_seconds=_float(env, "PROFILE_SNAPSHOT_SECONDS", 1800.0, low=5.0),
     )
+
+
+def _profile_store(env: dict[str, str]) -> str | None:
+    value = _get(env, "PROFILE_STORE")
+    if not value:
+        return None
+    if not (value.startswith("file:///") or (value.startswith("s3://") and len(value) > 5)):
+        raise ConfigError(
+            f"PROFILE_STORE={value!r} is not supported: use file:///path/to/folder or "
+            "s3://bucket/prefix"
+        )
+    return value
 
 
 def _redis_url(env: dict[str, str]) -> str | None:

@@ -22,6 +22,7 @@ from connectors.events import EngineEvent, EventSink
 from ghl_app.bus import EventBus
 from ghl_app.models import Instance, InstanceStatus
 from ghl_app.sessions.engines import PlaywrightEngines
+from ghl_app.sessions.profiles import ProfileSnapshots, open_store
 from ghl_app.sessions.state import LockEntry, Session, instance_snapshot
 from ghl_app.settings import Settings
 from ghl_app.supervisor import TaskSupervisor
@@ -57,6 +58,15 @@ class SessionCore(abc.ABC):
         # Told how many messages each catch-up read back (the metrics); numbers catching up now.
         self.catch_up_observers: list[Callable[[int], None]] = []
         self.catching_up: set[uuid.UUID] = set()
+        # Login snapshots in a profile store, when one is set (issue 17, portable profiles).
+        self.snapshots: ProfileSnapshots | None = None
+        self._snapshot_keepers: dict[uuid.UUID, asyncio.Task[None]] = {}
+        if settings.profile_store:
+            self.snapshots = ProfileSnapshots(
+                open_store(settings.profile_store),
+                settings.app_secret,
+                settings.profile_snapshot_seconds,
+            )
 
     def add_status_listener(self, listener: StatusListener) -> None:
         self._status_listeners.append(listener)
@@ -83,9 +93,28 @@ class SessionCore(abc.ABC):
     @abc.abstractmethod
     async def _watch_ready(self, session: Session, launch: int) -> None: ...
 
+    def _keep_snapshots(self, session: Session) -> None:
+        """Connected: snapshot the login soon, then periodically, while this session lasts."""
+        if self.snapshots is None:
+            return
+        profile = self.profile_dir(session.instance_id)
+        previous = self._snapshot_keepers.pop(session.instance_id, None)
+        if previous is not None:
+            previous.cancel()
+        self._snapshot_keepers[session.instance_id] = self._spawn(
+            session,
+            "snapshots",
+            self.snapshots.keep(session.location_id, session.instance_id, profile),
+        )
+
     async def _build(self, session: Session) -> Engine:
         iid = str(session.instance_id)
         profile = self.profile_dir(session.instance_id)
+        # A profile without a login (a new disk, another worker) gets the latest snapshot's.
+        if self.snapshots is not None and await self.snapshots.restore(
+            session.location_id, session.instance_id, profile
+        ):
+            session.linked = True
         sink = self._sink_for(session)
         if self._playwright is not None:
             return await self._playwright.build(iid, profile, sink)
@@ -107,8 +136,13 @@ class SessionCore(abc.ABC):
             await session.engine.stop()
         except Exception:
             log.exception("engine stop failed", extra=session.log_extra)
+            return
+        if self.snapshots is not None and session.linked:
+            # The browser is closed: its files are complete now, the best snapshot there is.
+            profile = self.profile_dir(session.instance_id)
+            await self.snapshots.save(session.location_id, session.instance_id, profile)
 
-    async def _logout_locked(self, iid: uuid.UUID) -> None:
+    async def _logout_locked(self, iid: uuid.UUID, location_id: str) -> None:
         session = self._sessions.pop(iid, None)
         if session is not None and session.engine is not None:
             session.closing = True
@@ -118,6 +152,8 @@ class SessionCore(abc.ABC):
             except Exception:
                 log.exception("engine logout failed", extra=session.log_extra)
         await asyncio.to_thread(shutil.rmtree, self.profile_dir(iid), True)
+        if self.snapshots is not None:
+            await self.snapshots.forget(location_id, iid)
 
     async def _give_up(self, session: Session, message: str) -> None:
         log.warning("session failed: %s", message, extra=session.log_extra)
@@ -126,7 +162,8 @@ class SessionCore(abc.ABC):
 
     def _cancel_tasks(self, session: Session) -> None:
         current = asyncio.current_task()
-        for task in (session.qr_timer, session.recovery):
+        keeper = self._snapshot_keepers.pop(session.instance_id, None)
+        for task in (session.qr_timer, session.recovery, keeper):
             if task is not None and task is not current:
                 task.cancel()
         session.qr_timer = session.recovery = None

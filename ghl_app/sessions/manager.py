@@ -180,7 +180,7 @@ class SessionManager(SessionBoot):
         """Unlink the device (when running), stop, and wipe the saved profile."""
         iid = (await self.get_instance(instance_id, location_id)).id
         async with self._locked(iid):
-            await self._logout_locked(iid)
+            await self._logout_locked(iid, location_id)
             instance = await self._write(
                 iid, status=S.LOGGED_OUT, phone_number=None, wa_id=None, last_error=None
             )
@@ -189,7 +189,7 @@ class SessionManager(SessionBoot):
     async def delete(self, instance_id: str | uuid.UUID, *, location_id: str) -> None:
         iid = (await self.get_instance(instance_id, location_id)).id
         async with self._locked(iid):
-            await self._logout_locked(iid)
+            await self._logout_locked(iid, location_id)
             await Instance.filter(id=iid).delete()
         log.info("instance deleted", extra={"instance_id": str(iid), "location_id": location_id})
 
@@ -303,6 +303,7 @@ class SessionManager(SessionBoot):
             log.info("connected", extra=session.log_extra)
             if since is not None:
                 self._spawn(session, "catch-up", self._catch_up(session, since))
+            self._keep_snapshots(session)
         elif isinstance(event, LoggedOut):
             session.linked = False
             log.info("logged out from the phone: %s", event.reason, extra=session.log_extra)
@@ -414,7 +415,7 @@ class SessionManager(SessionBoot):
         async with self._locked(session.instance_id):
             if not self._is_current(session):
                 return
-            await self._logout_locked(session.instance_id)
+            await self._logout_locked(session.instance_id, session.location_id)
             await self._write(
                 session.instance_id,
                 status=S.LOGGED_OUT,

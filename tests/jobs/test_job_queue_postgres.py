@@ -58,6 +58,16 @@ def _start_all(url: str, logs: list[Path], go: Path) -> list[subprocess.Popen[st
     return workers
 
 
+async def _seed_and_start(
+    url: str, tmp_path: Path
+) -> tuple[list[Path], list[subprocess.Popen[str]]]:
+    """The jobs queued, then three workers claiming from the same moment."""
+    seeded = await asyncio.to_thread(_run, ["seed", url, str(KEYS), str(PER_KEY)])
+    assert seeded.returncode == 0, seeded.stderr[-2000:]
+    logs = [tmp_path / f"worker{n}.log" for n in range(3)]
+    return logs, await asyncio.to_thread(_start_all, url, logs, tmp_path / "go")
+
+
 def _runs(logs: list[Path]) -> list[tuple[str, str, int, int, float]]:
     """(event, key, seq, pid, time) for every line every worker wrote, by time."""
     runs = []
@@ -94,10 +104,7 @@ def _check_order(runs: list[tuple[str, str, int, int, float]], killed: int | Non
 async def test_three_workers_share_the_queue_in_order_per_chat(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    seeded = await asyncio.to_thread(_run, ["seed", postgres_url, str(KEYS), str(PER_KEY)])
-    assert seeded.returncode == 0, seeded.stderr[-2000:]
-    logs = [tmp_path / f"worker{n}.log" for n in range(3)]
-    workers = await asyncio.to_thread(_start_all, postgres_url, logs, tmp_path / "go")
+    logs, workers = await _seed_and_start(postgres_url, tmp_path)
     outputs = [await asyncio.to_thread(w.communicate, timeout=180) for w in workers]
     for worker, (output, _) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, output[-2000:]
@@ -111,10 +118,7 @@ async def test_three_workers_share_the_queue_in_order_per_chat(
 async def test_a_killed_workers_jobs_go_to_the_others_after_its_lease(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    seeded = await asyncio.to_thread(_run, ["seed", postgres_url, str(KEYS), str(PER_KEY)])
-    assert seeded.returncode == 0, seeded.stderr[-2000:]
-    logs = [tmp_path / f"worker{n}.log" for n in range(3)]
-    workers = await asyncio.to_thread(_start_all, postgres_url, logs, tmp_path / "go")
+    logs, workers = await _seed_and_start(postgres_url, tmp_path)
     victim = workers[0]
     # Kill it once it has a job in hand (a start without its end), well into the run.
     deadline = asyncio.get_running_loop().time() + 60

@@ -37,8 +37,11 @@ DEFAULT_GHL_RSA_KEY = (
     "T1hhTiaCeIY/OwwwNUY2yvcCAwEAAQ==\n"
     "-----END PUBLIC KEY-----\n"
 )
-# Chromium + WhatsApp Web measured at roughly 200 MB a session beyond the first (whatsapp-web.md).
-_MEMORY_PER_SESSION = 250 * 1024 * 1024
+# What one session costs on a page as heavy as WhatsApp Web: 470 MiB of PSS per session at 5
+# sessions, 610 MiB for one alone (bench/bench_sessions_heavy.py, docs/benchmarks.md); users of
+# Chromium-based bridges report 270-400 MB. The light fixture's 120-160 MiB understated it: a
+# box sized on it runs out of memory, and the kernel's OOM killer takes every session at once.
+_MEMORY_PER_SESSION = 480 * 1024 * 1024
 _MEMORY_RESERVED = 512 * 1024 * 1024
 
 ENV_NAMES = (

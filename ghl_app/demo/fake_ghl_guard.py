@@ -21,7 +21,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from support.ghl_models import request_problem, response_problem
+from ghl_app.demo.ghl_models import request_problem, response_problem
 
 CLIENT_ID = "6650f0e1a2b3c4d5e6f70819-lx0abcd"  # the one test_settings uses
 CLIENT_SECRET = "client-secret"

@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from support.fake_ghl_guard import CLIENT_ID, CLIENT_SECRET, Grant, GuardedFake, RecordedCall
+from ghl_app.demo.fake_ghl_guard import CLIENT_ID, CLIENT_SECRET, Grant, GuardedFake, RecordedCall
 
 
 @dataclass

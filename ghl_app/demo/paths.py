@@ -6,5 +6,5 @@ from __future__ import annotations
 from pathlib import Path
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-# The fake WhatsApp Web + wa-js the tests drive (tests/fixtures/wa): in a source checkout only.
-FIXTURE_WA_DIR = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "wa"
+# The fake WhatsApp Web + wa-js the tests drive (fake-wpp.js, index.html).
+FIXTURE_WA_DIR = Path(__file__).resolve().parent / "wa"

@@ -16,7 +16,9 @@ from playwright.async_api import Browser, async_playwright
 
 from support.app_server import free_port
 
-COMMAND = Path(sys.executable).with_name("ghl-whatsapp")
+# The installed console script; DEMO_COMMAND points at another install's (e.g. a non-dev
+# `pip install .` in a fresh virtualenv, to show the demo stands on a production install).
+COMMAND = os.environ.get("DEMO_COMMAND") or str(Path(sys.executable).with_name("ghl-whatsapp"))
 
 
 @dataclass
@@ -42,7 +44,7 @@ def demo(tmp_path: Path, chromium_path: str) -> Iterator[DemoProcess]:
     }
     with log_path.open("wb") as log, out_path.open("wb") as out:
         proc = subprocess.Popen(
-            [str(COMMAND), "demo", "--port", str(port), "--data-dir", str(data_dir)],
+            [COMMAND, "demo", "--port", str(port), "--data-dir", str(data_dir)],
             env=env,
             stdout=out,
             stderr=log,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -99,7 +100,7 @@ def demo_environ(
 def demo_settings(data_dir: Path, port: int, keys: DemoKeys) -> Settings:
     settings = load_settings(demo_environ(data_dir, port, keys, dict(os.environ)))
     assert_demo_safe(settings)
-    return settings
+    return dataclasses.replace(settings, demo=True)
 
 
 async def _install(base: str, fake: FakeGhl) -> None:

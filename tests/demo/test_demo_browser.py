@@ -23,6 +23,12 @@ async def test_demo_links_a_number_and_carries_a_chat_both_ways(
     # Our page, signed in by GHL's SSO answer from the frame.
     app = page.frame_locator("#ghl-app")
     await expect(app.get_by_text("No WhatsApp numbers yet.")).to_be_visible(timeout=20_000)
+    # Our page says it is a demo, in both languages.
+    banner = app.get_by_role("note")
+    await expect(banner).to_contain_text("DEMO: a fake GoHighLevel and a simulated phone")
+    await app.locator("#lang-switch").select_option("pt-BR")
+    await expect(banner).to_contain_text("DEMONSTRAÇÃO: um GoHighLevel falso e um celular simulado")
+    await app.locator("#lang-switch").select_option("en")
     await app.get_by_label("Name for a new number").fill("Sales")
     await app.get_by_role("button", name="Add number").click()
     card = app.get_by_role("listitem").filter(has_text="Sales")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ghl_app.db import apply_migrations
 from ghl_app.demo.guard import assert_demo_safe, is_loopback_url
 from ghl_app.demo.server import DemoKeys, demo_environ, demo_settings
 from ghl_app.errors import ConfigError
@@ -101,3 +102,18 @@ def test_the_cli_refuses_to_start_a_demo_on_a_busy_port() -> None:
         )
     assert done.returncode == 2
     assert "already in use" in done.stderr
+
+
+async def test_only_the_demo_shows_the_demo_banner_in_our_page(tmp_path: Path) -> None:
+    from support.app_server import run_app
+    from web.app import create_app
+
+    demo = demo_settings(tmp_path / "demo", PORT, DemoKeys.generate())
+    normal = load_settings(_environ(tmp_path / "normal"))
+    for settings, shown in ((demo, True), (normal, False)):
+        await apply_migrations(settings.database_url)
+        async with run_app(create_app(settings)) as running, running.client() as client:
+            page = await client.get("/app", headers={"accept-language": "pt-BR"})
+        assert page.status_code == 200
+        assert ('class="demo-banner"' in page.text) is shown
+        assert ("DEMONSTRAÇÃO: um GoHighLevel falso" in page.text) is shown

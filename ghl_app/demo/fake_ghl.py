@@ -504,5 +504,5 @@ async def run_fake_ghl(**options: Any) -> AsyncIterator[FakeGhl]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=math.ceil(fake.hang_seconds) + 10)
-    # Every request and answer held to GHL's own models (support/ghl_models.py).
+    # Every request and answer held to GHL's own models (ghl_app/demo/ghl_models.py).
     assert not fake.model_violations, "\n".join(fake.model_violations[:20])

@@ -1,4 +1,4 @@
-"""The part of the fake GoHighLevel (tests/support/fake_ghl.py) every API route goes through.
+"""The part of the fake GoHighLevel (ghl_app/demo/fake_ghl.py) every API route goes through.
 
 Holds the shared vocabulary (`RecordedCall`, `Grant`, the app's client credentials and the
 `Version` values) and `GuardedFake`, the base class with the call log and the guard GHL applies

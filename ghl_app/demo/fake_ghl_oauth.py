@@ -1,4 +1,4 @@
-"""The OAuth / marketplace side of the fake GoHighLevel (tests/support/fake_ghl.py).
+"""The OAuth / marketplace side of the fake GoHighLevel (ghl_app/demo/fake_ghl.py).
 
 `OAuthFake` adds, on top of the guard in fake_ghl_guard.py:
 

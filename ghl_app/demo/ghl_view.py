@@ -75,6 +75,7 @@ def conversations_of(fake: FakeGhl, location_id: str) -> list[dict[str, Any]]:
                 "id": conversation["id"],
                 "name": contact.get("name") or contact.get("firstName") or "",
                 "phone": contact.get("phone") or "",
+                "last": str(messages[-1].get("dateAdded") or "") if messages else "",
                 "messages": [
                     {
                         "id": m["id"],
@@ -86,7 +87,7 @@ def conversations_of(fake: FakeGhl, location_id: str) -> list[dict[str, Any]]:
                 ],
             }
         )
-    listed.sort(key=lambda c: len(c["messages"]), reverse=True)
+    listed.sort(key=lambda c: str(c["last"]), reverse=True)
     return listed
 
 

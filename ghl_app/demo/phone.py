@@ -49,6 +49,8 @@ class ChatLine:
     text: str
     from_customer: bool
     at: float
+    message_id: str = ""  # a reply's id in the fixture page, for its receipts
+    read: bool = False
 
 
 class PhoneHub:
@@ -80,8 +82,10 @@ class PhoneHub:
             if page.linked:
                 chat = _digits(str(item.get("chat_id", "")))
                 name = self.names.get(chat, "")
-                line = ChatLine(chat, name, str(item["body"]), False, time.time())
+                line = ChatLine(chat, name, str(item["body"]), False, time.time(), str(item["id"]))
                 self.lines.setdefault(page.linked, []).append(line)
+                # The customer's phone got it: the delivery receipt (ack 2, MsgAck RECEIVED).
+                page.commands.append({"op": "ack", "ids": [line.message_id], "level": 2})
         commands, page.commands = page.commands, []
         return commands
 
@@ -106,6 +110,18 @@ class PhoneHub:
         if page is None:
             raise LookupError("no such device")
         return page
+
+    def read_open_chat(self, number: str) -> None:
+        """The phone shows this number's chat: its replies not yet read get the read receipt
+        (ack 3, MsgAck READ)."""
+        page = next((p for p in self.live_pages() if p.linked == _digits(number)), None)
+        if page is None or page.linked is None:
+            return
+        unread = [ln for ln in self.lines.get(page.linked, []) if ln.message_id and not ln.read]
+        for line in unread:
+            line.read = True
+        if unread:
+            page.commands.append({"op": "ack", "ids": [ln.message_id for ln in unread], "level": 3})
 
     def view(self) -> dict[str, Any]:
         pages = self.live_pages()
@@ -164,7 +180,9 @@ def phone_routes(hub: PhoneHub) -> list[Route]:
             return _error("no_number", str(exc), 404)
         return JSONResponse({"ok": True})
 
-    async def state(_request: Request) -> Response:
+    async def state(request: Request) -> Response:
+        if request.query_params.get("open"):
+            hub.read_open_chat(request.query_params["open"])
         return JSONResponse(hub.view())
 
     def static(path: Path, media_type: str) -> Any:

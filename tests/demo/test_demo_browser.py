@@ -5,11 +5,16 @@ reply there, and see the reply on the phone."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from demo.conftest import DemoProcess
 from playwright.async_api import Browser, expect
 
 pytestmark = pytest.mark.browser
+
+# For people to look at (git-ignored), as the page tests leave theirs.
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
 async def test_demo_links_a_number_and_carries_a_chat_both_ways(
@@ -64,3 +69,11 @@ async def test_demo_links_a_number_and_carries_a_chat_both_ways(
     await ghl.get_by_role("button", name="Send reply").click()
     log = phone.get_by_role("list", name="Chat on the phone")
     await expect(log.get_by_text("← Hi Maria, reply from GHL")).to_be_visible(timeout=30_000)
+    # The phone shows it, so its read receipt comes back to GHL as the message's status.
+    await expect(messages.get_by_text("Hi Maria, reply from GHL · read")).to_be_visible(
+        timeout=30_000
+    )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=SCREENSHOTS / "demo-conversations.png")
+    await page.get_by_role("button", name="WhatsApp").click()
+    await page.screenshot(path=SCREENSHOTS / "demo-whatsapp.png")

@@ -6,6 +6,7 @@
   const run = (fixture, command) => {
     if (command.op === 'scan') fixture.scan(command.phone);
     else if (command.op === 'deliver') fixture.deliver(command.opts);
+    else if (command.op === 'ack') fixture.ack(command.ids, command.level);
   };
   const tick = async () => {
     const fixture = window.__fixture;

@@ -103,14 +103,16 @@ def demo(args: argparse.Namespace) -> int:
     import tempfile
     from pathlib import Path
 
+    from ghl_app.demo.guard import claim_demo_dir
     from ghl_app.demo.server import run_demo
 
-    configure_logging(os.environ.get("LOG_LEVEL", "INFO").upper(), "text")
-    _check_port_free("127.0.0.1", args.port)
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    configure_logging(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO", "text")
     own = args.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="ghl-whatsapp-demo-")) if own else Path(args.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
     try:
+        claim_demo_dir(data_dir)
+        _check_port_free("127.0.0.1", args.port)
         return run_demo(data_dir.resolve(), args.port)
     finally:
         if own:

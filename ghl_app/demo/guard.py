@@ -51,3 +51,20 @@ def assert_demo_safe(settings: Settings) -> None:
     db_path = Path(settings.database_url.removeprefix("sqlite://")).resolve()
     if not db_path.is_relative_to(settings.data_dir.resolve()):
         raise ConfigError(f"demo refuses to start: the database {db_path} is outside its data dir")
+
+
+MARKER = ".ghl-whatsapp-demo"
+
+
+def claim_demo_dir(data_dir: Path) -> None:
+    """Make `data_dir` the demo's, or refuse it: a folder that already holds anything and was
+    not made by a demo (the real app's data folder, say) is never used, so the demo cannot
+    install its fake sub-account into a real database."""
+    marker = data_dir / MARKER
+    if data_dir.exists() and any(data_dir.iterdir()) and not marker.exists():
+        raise ConfigError(
+            f"demo refuses to start: {data_dir} is not empty and not a demo folder "
+            "(leave --data-dir out, or give a new or earlier demo folder)"
+        )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text("created by `ghl-whatsapp demo`\n")

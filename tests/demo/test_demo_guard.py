@@ -117,3 +117,28 @@ async def test_only_the_demo_shows_the_demo_banner_in_our_page(tmp_path: Path) -
         assert page.status_code == 200
         assert ('class="demo-banner"' in page.text) is shown
         assert ("DEMONSTRAÇÃO: um GoHighLevel falso" in page.text) is shown
+
+
+def test_the_cli_refuses_a_data_dir_that_is_not_a_demo_folder(tmp_path: Path) -> None:
+    real = tmp_path / "data"
+    real.mkdir()
+    (real / "app.db").write_bytes(b"a real database")
+    done = subprocess.run(
+        [*CLI, "demo", "--port", str(PORT), "--data-dir", str(real)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "not a demo folder" in done.stderr
+    assert (real / "app.db").read_bytes() == b"a real database"
+    assert sorted(p.name for p in real.iterdir()) == ["app.db"]
+
+
+def test_a_new_or_earlier_demo_folder_is_taken(tmp_path: Path) -> None:
+    from ghl_app.demo.guard import claim_demo_dir
+
+    fresh = tmp_path / "new"
+    claim_demo_dir(fresh)
+    (fresh / "app.db").write_bytes(b"")
+    claim_demo_dir(fresh)  # the same demo folder again, e.g. to keep its linked number

@@ -10,6 +10,7 @@ loopback port.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ghl_app.demo.paths import FIXTURE_WA_DIR, STATIC_DIR
+
+log = logging.getLogger("ghl_app.demo")
 
 # A page that has not reported for this long is gone (its engine stopped or reloaded it).
 STALE_SECONDS = 5.0
@@ -94,6 +97,7 @@ class PhoneHub:
         if page.linked or not page.qr_ref:
             raise LookupError("that device shows no QR code")
         page.commands.append({"op": "scan", "phone": _digits(phone)})
+        log.info("demo phone: scanned the QR of device %s as +%s", page_id, _digits(phone))
 
     def send(self, linked: str, customer: str, name: str, text: str) -> None:
         page = next((p for p in self.live_pages() if p.linked == _digits(linked)), None)
@@ -104,6 +108,7 @@ class PhoneHub:
         opts = {"from": chat, "body": text, "notifyName": name}
         page.commands.append({"op": "deliver", "opts": opts})
         self.lines.setdefault(page.linked, []).append(ChatLine(chat, name, text, True, time.time()))
+        log.info("demo phone: customer +%s wrote to +%s", chat, page.linked)
 
     def _page(self, page_id: str) -> EnginePage:
         page = next((p for p in self.live_pages() if p.page_id == page_id), None)
@@ -154,6 +159,7 @@ def phone_routes(hub: PhoneHub) -> list[Route]:
     async def report(request: Request) -> Response:
         body = await _json(request)
         if body is None or not isinstance(body.get("page_id"), str):
+            log.info("demo phone: a report without page_id refused")
             return _error("bad_report", "page_id, state and sent expected")
         state = body.get("state") if isinstance(body.get("state"), dict) else {}
         sent = [s for s in body.get("sent") or [] if isinstance(s, dict)]
@@ -164,6 +170,7 @@ def phone_routes(hub: PhoneHub) -> list[Route]:
         try:
             hub.scan(str(body.get("device", "")), str(body.get("phone", "")))
         except LookupError as exc:
+            log.info("demo phone: scan refused: %s", exc)
             return _error("no_device", str(exc), 404)
         return JSONResponse({"ok": True})
 
@@ -172,11 +179,13 @@ def phone_routes(hub: PhoneHub) -> list[Route]:
         text = str(body.get("text") or "").strip()
         customer = str(body.get("from") or "")
         if not text or len(text) > MAX_TEXT or not 8 <= len(_digits(customer)) <= 15:
+            log.info("demo phone: message refused (no text, too long, or a bad phone)")
             return _error("bad_message", "a text and the customer's phone (8-15 digits) needed")
         name = str(body.get("name") or "").strip()[:80]
         try:
             hub.send(str(body.get("to", "")), customer, name, text)
         except LookupError as exc:
+            log.info("demo phone: message refused: %s", exc)
             return _error("no_number", str(exc), 404)
         return JSONResponse({"ok": True})
 

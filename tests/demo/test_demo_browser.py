@@ -77,3 +77,10 @@ async def test_demo_links_a_number_and_carries_a_chat_both_ways(
     await page.screenshot(path=SCREENSHOTS / "demo-conversations.png")
     await page.get_by_role("button", name="WhatsApp").click()
     await page.screenshot(path=SCREENSHOTS / "demo-whatsapp.png")
+
+    # The demo's own pages switch to Portuguese together, from the frame.
+    await page.locator("#demo-lang").select_option("pt-BR")
+    await expect(page.get_by_role("button", name="Conversas")).to_be_visible()
+    await expect(phone.get_by_role("button", name="Enviar do celular")).to_be_visible()
+    await expect(ghl.locator("#reply-send")).to_have_text("Enviar resposta")
+    await page.screenshot(path=SCREENSHOTS / "demo-whatsapp-pt-BR.png")

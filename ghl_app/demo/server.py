@@ -174,15 +174,18 @@ def build_demo_app(settings: Settings, keys: DemoKeys, *, announce: bool = True)
 
 
 async def _announce(settings: Settings, fake: FakeGhl, to_stdout: bool) -> None:
-    await asyncio.sleep(0)  # the server accepts connections once the lifespan has started
+    # Started during the lifespan, before the server listens: the first tries may be refused.
     for attempt in range(50):
         try:
             await _install(settings.public_url, fake)
             break
         except httpx.TransportError:
             await asyncio.sleep(0.1 * (attempt + 1))
+        except RuntimeError as exc:
+            log.error("demo: the sub-account could not be installed: %s", exc)
+            return
     else:
-        log.error("demo: the sub-account could not be installed")
+        log.error("demo: the sub-account could not be installed: the server never answered")
         return
     url = f"{settings.public_url}/demo/"
     log.warning("DEMO MODE ready: open %s (location=%s)", url, LOCATION)
@@ -208,6 +211,10 @@ def run_demo(data_dir: Path, port: int) -> int:
         port=port,
         log_config=None,
         ws="websockets-sansio",
+        # The same request limits as `serve` (cli.py), so the app behaves as in production.
+        ws_max_size=64 * 1024,
+        h11_max_incomplete_event_size=16 * 1024,
+        http="ghl_app.serving:DeadlineH11Protocol",
         lifespan="on",
         timeout_graceful_shutdown=10,
         # The phone and the pages poll; one access line each would bury the events that matter.

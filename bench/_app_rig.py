@@ -22,9 +22,9 @@ from bridge.conftest import (  # noqa: E402
     seed_location,
 )
 
+from ghl_app.demo.fake_ghl import run_fake_ghl  # noqa: E402
 from ghl_app.page_tokens import issue_token  # noqa: E402
 from support.app_server import run_app, test_settings  # noqa: E402
-from support.fake_ghl import run_fake_ghl  # noqa: E402
 from support.wa_fixture import FAST, StaticServer  # noqa: E402
 from web.app import create_app  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""The fake GHL (tests/support/fake_ghl.py) in a process of its own, for the bridge benchmark.
+"""The fake GHL (ghl_app/demo/fake_ghl.py) in a process of its own, for the bridge benchmark.
 
 Run in the benchmark's own event loop, the fake's request handling (uvicorn, Starlette, JSON)
 was counted as our CPU. Here it has its own interpreter, so the benchmark process measures only
@@ -30,8 +30,8 @@ def _serve(rate_limit: tuple[int, float], latency_s: float) -> None:
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    import support.fake_ghl as fake_ghl_module
-    from support.fake_ghl import FakeGhl, Grant, RecordedCall, run_fake_ghl
+    import ghl_app.demo.fake_ghl as fake_ghl_module
+    from ghl_app.demo.fake_ghl import FakeGhl, Grant, RecordedCall, run_fake_ghl
 
     class BenchFakeGhl(FakeGhl):
         def __init__(self, **options: Any) -> None:

@@ -2,7 +2,7 @@
 
 Synthetic `connectors.events.Message` events go straight into `InboundBridge.store` (what the
 engine's event sink does), on a fresh migrated SQLite file per run, the real JobQueue and the real
-GhlClient over real HTTP to the fake GHL (tests/support/fake_ghl.py) on 127.0.0.1, in a process
+GhlClient over real HTTP to the fake GHL (ghl_app/demo/fake_ghl.py) on 127.0.0.1, in a process
 of its own (`bench/_remote_fake.py`), so only our CPU is counted. Logging is configured as in
 production (INFO, key=value lines) into /dev/null, so formatting costs are included.
 

@@ -26,7 +26,7 @@ from _app_rig import connected_app  # noqa: E402
 from bridge.conftest import LOCATION  # noqa: E402
 
 from connectors.wajs import find_chromium  # noqa: E402
-from support.fake_ghl import FakeGhl  # noqa: E402
+from ghl_app.demo.fake_ghl import FakeGhl  # noqa: E402
 from support.wa_fixture import FIXTURE_DIR, FakeWhatsApp, StaticServer  # noqa: E402
 
 

@@ -97,6 +97,28 @@ def fetch_wajs(settings: Settings) -> int:
     return 0
 
 
+def demo(args: argparse.Namespace) -> int:
+    """The try-it sandbox on its own data folder (a temporary one unless --data-dir)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from ghl_app.demo.guard import claim_demo_dir
+    from ghl_app.demo.server import run_demo
+
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    configure_logging(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO", "text")
+    own = args.data_dir is None
+    data_dir = Path(tempfile.mkdtemp(prefix="ghl-whatsapp-demo-")) if own else Path(args.data_dir)
+    try:
+        claim_demo_dir(data_dir)
+        _check_port_free("127.0.0.1", args.port)
+        return run_demo(data_dir.resolve(), args.port)
+    finally:
+        if own:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ghl-whatsapp", description="WhatsApp for GoHighLevel")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -104,11 +126,21 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("migrate", help="apply pending migrations")
     sub.add_parser("doctor", help="check this machine and the settings")
     sub.add_parser("fetch-wajs", help="download, verify and cache the pinned wa-js")
+    demo_parser = sub.add_parser(
+        "demo", help="try it: the app with a fake GHL and a simulated phone on one local port"
+    )
+    demo_parser.add_argument("--port", type=int, default=8000, help="loopback port (8000)")
+    demo_parser.add_argument(
+        "--data-dir", default=None, help="the demo's own folder (default: a temporary one)"
+    )
     args = parser.parse_args(argv)
     # The database, the stored secret and the Chromium profiles (WhatsApp logins) are for this
     # process only: every file it creates is 600 and every folder 700 (issue 14, finding 11).
     os.umask(0o077)
     try:
+        if args.command == "demo":
+            # Never the user's settings or database: the demo builds its own (ghl_app/demo).
+            sys.exit(demo(args))
         settings = load_settings()
         settings.data_dir.chmod(0o700)
         configure_logging(settings.log_level, settings.log_format)

@@ -124,6 +124,8 @@ class Settings:
     max_sessions_per_location: int = 0  # 0: a quarter of MAX_SESSIONS, at least 2
     max_instances_per_location: int = 20
     frame_ancestors: tuple[str, ...] = ()
+    # Set by `ghl-whatsapp demo` only (no environment variable): the page shows a demo banner.
+    demo: bool = False
     log_level: str = "INFO"
     qr_timeout_seconds: float = 120.0
     wa_device_name: str = "WhatsApp for GoHighLevel"

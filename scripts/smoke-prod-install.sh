@@ -5,7 +5,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work="$(mktemp -d)"
-trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'for pid in ${server:-} ${demo:-}; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 
 bash "$root/scripts/system-deps.sh"
 python3 -m venv "$work/venv"
@@ -38,4 +38,24 @@ if [[ $status -ne 0 && $status -ne 143 ]]; then
   exit 1
 fi
 grep -q "Application shutdown complete" "$work/serve.log"
-echo "smoke-prod-install: 1 passed, 0 failed"
+
+# The try-it demo from the same install: its pages and the fixture WhatsApp Web page are package
+# data, and the fake GHL runs without the dev-only SDK (tests/demo drives it in a browser).
+"$work/venv/bin/ghl-whatsapp" demo --port "$port" >"$work/demo.out" 2>"$work/demo.log" &
+demo=$!
+for _ in $(seq 1 150); do
+  if grep -q "open http" "$work/demo.out"; then break; fi
+  sleep 0.2
+done
+failed=0
+curl -fsS "http://127.0.0.1:$port/demo/" | grep -q "DEMO" || failed=1
+curl -fsS "http://127.0.0.1:$port/demo/wa/fake-wpp.js" | grep -q "window.__fixture" || failed=1
+curl -fsS "http://127.0.0.1:$port/demo/phone" | grep -q "Simulated phone" || failed=1
+kill -TERM "$demo"
+wait "$demo" || true
+if [[ $failed -ne 0 ]]; then
+  cat "$work/demo.out" "$work/demo.log"
+  echo "smoke-prod-install: 1 passed, 1 failed (demo)"
+  exit 1
+fi
+echo "smoke-prod-install: 2 passed, 0 failed"

@@ -114,6 +114,7 @@ async def app_page(request: Request) -> Response:
         {
             "locale": locale,
             "t": i18n.catalogue(locale),
+            "demo": settings.demo,
             # Read by app.js; a JSON data block is not executed, so the strict CSP allows it.
             "config_json": json.dumps(config).replace("</", "<\\/"),
         },

@@ -23,12 +23,12 @@ from tortoise import Tortoise
 from connectors.playwright_engine import PlaywrightEngine
 from ghl_app.crypto import TokenCipher
 from ghl_app.db import apply_migrations, tortoise_config
+from ghl_app.demo.fake_ghl import FakeGhl, Grant, run_fake_ghl
 from ghl_app.models import Location
 from ghl_app.page_tokens import issue_token
 from ghl_app.settings import Settings
 from support.app_process import AppProcess
 from support.app_server import RunningApp, run_app, test_settings
-from support.fake_ghl import FakeGhl, Grant, run_fake_ghl
 from support.wa_fixture import FAST, FakeWhatsApp, StaticServer
 from web.app import create_app
 

@@ -14,7 +14,7 @@ from bridge.conftest import process_app
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from support.fake_ghl import run_fake_ghl
+from ghl_app.demo.fake_ghl import run_fake_ghl
 from support.wa_fixture import FAST, StaticServer
 
 CHUNK = b"x" * (1024 * 1024)

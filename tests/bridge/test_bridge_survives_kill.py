@@ -17,8 +17,8 @@ import httpx
 import pytest
 from bridge.conftest import link_over_devtools, process_app
 
+from ghl_app.demo.fake_ghl import run_fake_ghl
 from support.app_process import phone_of
-from support.fake_ghl import run_fake_ghl
 from support.wa_fixture import FAST, StaticServer
 
 CHATS = [f"55119{n:08d}" for n in range(11, 16)]

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import pytest
 from bridge.conftest import COMPANY, LOCATION, Bridged, connect_instance, seed_location, wait_for
 
+from ghl_app.demo.fake_ghl import run_fake_ghl
 from ghl_app.models import Message, MessageStatus
 from ghl_app.page_tokens import issue_token
 from ghl_app.settings import Settings
 from support.app_server import run_app
-from support.fake_ghl import run_fake_ghl
 from web.app import create_app
 
 CHAT = "5511977770001"

@@ -19,13 +19,13 @@ from bridge.conftest import (
     wait_for,
 )
 
+from ghl_app.demo.fake_ghl import run_fake_ghl
+from ghl_app.demo.fake_ghl_workflows import subscription, workflow_call
 from ghl_app.ghl.workflow_triggers import MESSAGE_RECEIVED, NUMBER_CONNECTED, NUMBER_DISCONNECTED
 from ghl_app.models import Message, Origin, WorkflowAction
 from ghl_app.page_tokens import issue_token
 from ghl_app.settings import Settings
 from support.app_server import run_app
-from support.fake_ghl import run_fake_ghl
-from support.fake_ghl_workflows import subscription, workflow_call
 from web.app import create_app
 
 CUSTOMER = "+5511912345678"

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 from bridge.conftest import link_over_devtools, process_app
 
+from ghl_app.demo.fake_ghl import run_fake_ghl
 from support.app_process import phone_of
-from support.fake_ghl import run_fake_ghl
 from support.wa_fixture import FAST, StaticServer
 
 

@@ -14,11 +14,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from ghl_app.crypto import TokenCipher
+from ghl_app.demo.fake_ghl import FakeGhl, Grant, run_fake_ghl
 from ghl_app.ghl.integration import GhlIntegration
 from ghl_app.models import Company, Location
 from ghl_app.settings import Settings
 from support.app_server import free_port, test_settings
-from support.fake_ghl import FakeGhl, Grant, run_fake_ghl
 
 
 @dataclass(frozen=True)

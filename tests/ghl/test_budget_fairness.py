@@ -9,13 +9,13 @@ import asyncio
 from conftest import seed_location
 
 from ghl_app.bridge._errors import job_error
+from ghl_app.demo.fake_ghl import FakeGhl
 from ghl_app.ghl.http import GhlApiError
 from ghl_app.ghl.integration import GhlIntegration
 from ghl_app.jobs import JobQueue
 from ghl_app.models import Job, JobStatus
 from ghl_app.settings import Settings
 from ghl_app.supervisor import TaskSupervisor
-from support.fake_ghl import FakeGhl
 
 
 async def test_a_busy_location_waiting_for_budget_does_not_starve_another(

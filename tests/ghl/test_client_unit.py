@@ -10,9 +10,9 @@ import httpx
 import pytest
 import respx
 
+from ghl_app.demo.ghl_models import request_problem
 from ghl_app.ghl.client import GhlClient
 from ghl_app.ghl.http import GhlApiError, GhlHttp
-from support.ghl_models import request_problem
 
 BASE = "https://ghl.test"
 

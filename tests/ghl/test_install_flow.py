@@ -11,11 +11,11 @@ from conftest import WebhookKeys, ghl_settings
 
 from ghl_app.crypto import TokenCipher
 from ghl_app.db import apply_migrations
+from ghl_app.demo.fake_ghl import FakeGhl, Grant
 from ghl_app.manifest import load_manifest
 from ghl_app.models import Company, Location
 from ghl_app.settings import Settings
 from support.app_server import RunningApp, free_port, run_app
-from support.fake_ghl import FakeGhl, Grant
 from web.app import create_app
 
 

@@ -8,11 +8,11 @@ import time
 import pytest
 from conftest import seed_location
 
+from ghl_app.demo.fake_ghl import FakeGhl
 from ghl_app.ghl.http import BudgetSpent
 from ghl_app.ghl.integration import GhlIntegration
 from ghl_app.ghl.ratelimit import OverBudget, RateLimiter
 from ghl_app.settings import Settings
-from support.fake_ghl import FakeGhl
 
 
 async def test_300_calls_for_one_location_finish_with_no_429_reaching_the_caller(

@@ -12,11 +12,11 @@ import pytest
 from conftest import seed_company, seed_location
 
 from ghl_app.crypto import TokenCipher
+from ghl_app.demo.fake_ghl import FakeGhl, Grant
 from ghl_app.ghl.http import GhlApiError, NeedsReinstall
 from ghl_app.ghl.integration import GhlIntegration
 from ghl_app.models import Company, Location
 from ghl_app.settings import Settings
-from support.fake_ghl import FakeGhl, Grant
 
 
 def refreshes(fake: FakeGhl) -> list[str]:

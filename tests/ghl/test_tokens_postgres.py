@@ -13,9 +13,9 @@ from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from ghl_app.db import apply_migrations, tortoise_config
+from ghl_app.demo.fake_ghl import FakeGhl
 from ghl_app.ghl.integration import GhlIntegration
 from ghl_app.settings import Settings
-from support.fake_ghl import FakeGhl
 
 
 @pytest.fixture

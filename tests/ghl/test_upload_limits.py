@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 from ghl.conftest import seed_location
 
+from ghl_app.demo.fake_ghl import FakeGhl
 from ghl_app.ghl.http import GhlApiError
 from ghl_app.ghl.integration import GhlIntegration
 from ghl_app.settings import Settings
-from support.fake_ghl import FakeGhl
 
 
 async def _upload(ghl: GhlIntegration, filename: str, data: bytes, content_type: str) -> str:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding
 
 from ghl_app.db import apply_migrations
+from ghl_app.demo.fake_ghl import FakeGhl
 from ghl_app.ghl.http import NeedsReinstall
 from ghl_app.ghl.installs import InstallService
 from ghl_app.ghl.webhooks import WebhookVerifier, load_ed25519_key, load_rsa_key
@@ -24,7 +25,6 @@ from ghl_app.models import Company, Location, WebhookReceipt
 from ghl_app.settings import Settings
 from support.app_server import RunningApp, run_app
 from support.app_server import test_settings as make_settings
-from support.fake_ghl import FakeGhl
 from web.app import create_app
 
 

@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
+from ghl_app.demo.fake_ghl_workflows import workflow_call
 from ghl_app.errors import AppError
 from ghl_app.ghl.workflow_actions import DEDUPE_WINDOW_S, check_token, parse
-from support.fake_ghl_workflows import workflow_call
 
 
 def test_execution_id_when_ghl_sends_one_is_the_key() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -12,13 +11,8 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
+from ghl_app.demo.ports import free_port as free_port  # one definition, shared with the fake GHL
 from ghl_app.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

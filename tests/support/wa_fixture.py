@@ -5,7 +5,7 @@ pytest fixtures from a conftest:
 
     from support.wa_fixture import chromium_path, wa_fixture_server  # noqa: F401
 
-- `wa_fixture_server` (session): serves tests/fixtures/wa over HTTP on 127.0.0.1; `.url(**q)`
+- `wa_fixture_server` (session): serves ghl_app/demo/wa over HTTP on 127.0.0.1; `.url(**q)`
   gives the page URL with query parameters (`qr_first_ms`, `qr_ms`, `qr_max`, `ready_ms`,
   `auto_ack`).
 - `chromium_path` (session): the Chromium to launch; fails with the fix when there is none.
@@ -36,10 +36,11 @@ from playwright.async_api import Page
 from connectors.events import EngineEvent
 from connectors.playwright_engine import PlaywrightConfig, PlaywrightEngine
 from connectors.wajs import find_chromium
+from ghl_app.demo.paths import FIXTURE_WA_DIR
 from ghl_app.settings import Settings
 from support.app_server import test_settings
 
-FIXTURE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "wa"
+FIXTURE_DIR = FIXTURE_WA_DIR
 
 E = TypeVar("E")
 

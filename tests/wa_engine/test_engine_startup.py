@@ -29,8 +29,8 @@ LINKED = "localStorage.setItem('fake-wa:linked', JSON.stringify({wid: '551190000
 
 @pytest.fixture(scope="module")
 def tests_server() -> Iterator[StaticServer]:
-    """Serves tests/, so a page here can load the real fixture from /fixtures/wa/."""
-    with StaticServer(TESTS_DIR) as server:
+    """Serves the checkout, so a page here can load the real fixture from /ghl_app/demo/wa/."""
+    with StaticServer(TESTS_DIR.parent) as server:
         yield server
 
 
@@ -85,7 +85,7 @@ async def test_page_emitting_as_soon_as_the_bridge_listens_loses_no_event(
     recorder = EventRecorder()
     config = PlaywrightConfig(
         chromium_path=chromium_path,
-        wa_web_url=tests_server.url("wa_engine/early_events.html", **FAST),
+        wa_web_url=tests_server.url("tests/wa_engine/early_events.html", **FAST),
         wa_js_path=None,
         device_name="GHL WhatsApp test",
     )

@@ -19,7 +19,7 @@ from ghl_app.settings import DEFAULT_WA_JS_VERSION
 ROOT = Path(__file__).resolve().parents[2]
 TARBALL = ROOT / ".cache" / "wa-js" / f"wa-js-{DEFAULT_WA_JS_VERSION}.tgz"
 BRIDGE = ROOT / "connectors" / "wa_bridge.js"
-FIXTURE = ROOT / "tests" / "fixtures" / "wa" / "fake-wpp.js"
+FIXTURE = ROOT / "ghl_app" / "demo" / "wa" / "fake-wpp.js"
 
 _FUNCTION = re.compile(
     r"export declare function (\w+)\s*(?:<[^(]*>)?\((.*?)\)\s*:\s*([^;]+);", re.S

@@ -1,4 +1,4 @@
-"""The OAuth / marketplace side of the fake GoHighLevel (tests/support/fake_ghl.py).
+"""The OAuth / marketplace side of the fake GoHighLevel (ghl_app/demo/fake_ghl.py).
 
 `OAuthFake` adds, on top of the guard in fake_ghl_guard.py:
 
@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from support.fake_ghl_guard import CLIENT_ID, CLIENT_SECRET, Grant, GuardedFake, RecordedCall
+from ghl_app.demo.fake_ghl_guard import CLIENT_ID, CLIENT_SECRET, Grant, GuardedFake, RecordedCall
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The part of the fake GoHighLevel (tests/support/fake_ghl.py) every API route goes through.
+"""The part of the fake GoHighLevel (ghl_app/demo/fake_ghl.py) every API route goes through.
 
 Holds the shared vocabulary (`RecordedCall`, `Grant`, the app's client credentials and the
 `Version` values) and `GuardedFake`, the base class with the call log and the guard GHL applies
@@ -20,8 +20,6 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-
-from support.ghl_models import request_problem, response_problem
 
 CLIENT_ID = "6650f0e1a2b3c4d5e6f70819-lx0abcd"  # the one test_settings uses
 CLIENT_SECRET = "client-secret"
@@ -128,6 +126,9 @@ class GuardedFake:
         )
         self.calls.append(call)
         if self.validate_models:
+            # Imported here: the oracle is a dev-only package; the demo runs with it off.
+            from ghl_app.demo.ghl_models import request_problem
+
             problem = request_problem(call.method, call.path, body if form is None else form)
             if problem is not None:
                 self.model_violations.append(f"{call.method} {call.path} body: {problem}")
@@ -136,6 +137,8 @@ class GuardedFake:
     def _answer(self, call: RecordedCall, body: Any, status: int = 200, **headers: str) -> Response:
         call.status = status
         if self.validate_models:
+            from ghl_app.demo.ghl_models import response_problem
+
             problem = response_problem(call.method, call.path, status, body)
             if problem is not None:
                 self.model_violations.append(f"answer to {call.method} {call.path}: {problem}")

@@ -40,8 +40,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from support.app_server import free_port
-from support.fake_ghl_guard import (
+from ghl_app.demo.fake_ghl_guard import (
     CLIENT_ID,
     CLIENT_SECRET,
     VERSION_CONVERSATIONS,
@@ -50,9 +49,10 @@ from support.fake_ghl_guard import (
     GuardedFake,
     RecordedCall,
 )
-from support.fake_ghl_oauth import OAuthFake
-from support.fake_ghl_upload import upload_refusal
-from support.fake_ghl_workflows import WorkflowFake
+from ghl_app.demo.fake_ghl_oauth import OAuthFake
+from ghl_app.demo.fake_ghl_upload import upload_refusal
+from ghl_app.demo.fake_ghl_workflows import WorkflowFake
+from ghl_app.demo.ports import free_port
 
 __all__ = [
     "CLIENT_ID",
@@ -504,5 +504,5 @@ async def run_fake_ghl(**options: Any) -> AsyncIterator[FakeGhl]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=math.ceil(fake.hang_seconds) + 10)
-    # Every request and answer held to GHL's own models (support/ghl_models.py).
+    # Every request and answer held to GHL's own models (ghl_app/demo/ghl_models.py).
     assert not fake.model_violations, "\n".join(fake.model_violations[:20])

@@ -13,6 +13,7 @@ from ghl_app.db import apply_migrations, tortoise_config
 from ghl_app.settings import Settings
 from support.app_server import test_settings
 from support.wa_fixture import (  # noqa: F401  (pytest finds fixtures by name here)
+    browser,
     chromium_path,
     make_engine,
     wa_fixture_server,

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from page.ghl_parent import GhlParent
-from playwright.async_api import Browser, async_playwright
 
 from ghl_app.db import apply_migrations
 from ghl_app.settings import Settings
@@ -66,14 +64,3 @@ async def framed_app(framed_settings: Settings, ghl_parent: GhlParent) -> AsyncI
     async with run_app(create_app(framed_settings)) as running:
         ghl_parent.src = f"{running.url}/app"
         yield running
-
-
-@pytest.fixture
-async def browser(chromium_path: str) -> AsyncIterator[Browser]:
-    args = ["--no-sandbox"] if os.geteuid() == 0 else []
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium_path, args=args)
-        try:
-            yield launched
-        finally:
-            await launched.close()

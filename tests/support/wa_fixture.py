@@ -31,7 +31,7 @@ from typing import Any, Self, TypeVar
 from urllib.parse import urlencode
 
 import pytest
-from playwright.async_api import Page
+from playwright.async_api import Browser, Page, async_playwright
 
 from connectors.events import EngineEvent
 from connectors.playwright_engine import PlaywrightConfig, PlaywrightEngine
@@ -92,6 +92,18 @@ class StaticServer(LocalHttpServer):
 def wa_fixture_server() -> Iterator[StaticServer]:
     with StaticServer(FIXTURE_DIR) as server:
         yield server
+
+
+@pytest.fixture
+async def browser(chromium_path: str) -> AsyncIterator[Browser]:
+    """A real Chromium for tests that drive our pages as a user's browser does."""
+    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=chromium_path, args=args)
+        try:
+            yield launched
+        finally:
+            await launched.close()
 
 
 @pytest.fixture(scope="session")

@@ -54,3 +54,42 @@ def test_image_installs_system_packages_with_the_ci_script_and_runs_as_non_root(
     assert re.search(r"^USER (?!root)\w+", DOCKERFILE, re.M)
     assert "fetch-wajs" in DOCKERFILE
     assert re.search(r'^CMD \["ghl-whatsapp", "serve"\]', DOCKERFILE, re.M)
+
+
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_sets_only_settings_the_app_reads_and_wires_its_own_services() -> None:
+    services = COMPOSE["services"]
+    app = services["app"]
+    assert set(app["environment"]) <= set(ENV_NAMES)
+    env = app["environment"]
+    # The URLs name the compose services, which start healthy before the app.
+    assert "@postgres:5432/" in env["DATABASE_URL"] and env["DATABASE_URL"].startswith("postgres")
+    assert env["REDIS_URL"].startswith("redis://redis:")
+    for dependency, condition in app["depends_on"].items():
+        assert condition == {"condition": "service_healthy"}
+        assert "healthcheck" in services[dependency]
+    # Both the data folder and the profile store are volumes the compose file declares.
+    mounts = dict(volume.split(":", 1) for volume in app["volumes"])
+    assert mounts["data"] == env["DATA_DIR"] == DOCKER_ENV["DATA_DIR"]
+    assert env["PROFILE_STORE"] == f"file://{mounts['profiles']}"
+    assert set(mounts) <= set(COMPOSE["volumes"])
+    assert app["environment"]["PORT"] == DOCKER_ENV["PORT"]
+    # The app is published on loopback only: a TLS proxy fronts it.
+    assert all(port.startswith("127.0.0.1:") for port in app["ports"])
+
+
+def test_compose_settings_load(tmp_path: Path) -> None:
+    """The values compose hands the app are ones load_settings accepts."""
+    from ghl_app.settings import load_settings
+
+    env = {k: str(v) for k, v in COMPOSE["services"]["app"]["environment"].items()}
+    env["DATABASE_URL"] = env["DATABASE_URL"].replace(
+        "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}", "secret"
+    )
+    env["DATA_DIR"] = str(tmp_path)
+    settings = load_settings(env)
+    assert settings.redis_url == "redis://redis:6379/0"
+    assert settings.profile_store == "file:///var/profiles"
+    assert settings.database_url == "postgres://ghl:secret@postgres:5432/ghl"

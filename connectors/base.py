@@ -39,6 +39,9 @@ class EngineError(Exception):
 class SentMessage:
     id: str
     serialized_id: str
+    # A group send: the participants the page knew at the send (without us), whose receipts
+    # are awaited; None for a one-to-one chat, or a group whose members the page could not tell.
+    recipients: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

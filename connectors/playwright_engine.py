@@ -388,4 +388,9 @@ def _sent(result: dict[str, Any]) -> SentMessage:
     """The bridge's send answer; a wa-js `ERROR_*` send result is a send that did not happen."""
     if result.get("error"):
         raise EngineError("send_failed", f"WhatsApp did not send it ({result['error']})")
-    return SentMessage(id=str(result["id"]), serialized_id=str(result["serialized_id"]))
+    recipients = result.get("recipients")
+    return SentMessage(
+        id=str(result["id"]),
+        serialized_id=str(result["serialized_id"]),
+        recipients=tuple(str(r) for r in recipients) if isinstance(recipients, list) else None,
+    )

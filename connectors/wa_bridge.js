@@ -294,11 +294,15 @@
         }
       }
     });
+    // chat/events/registerAckMessageEvent.ts: ack 1 from the MsgStore (no sender), and each
+    // receipt (ack >= 2) of our own messages; in a group one event per participant, who is
+    // `sender` (the receipt's participant).
     on('chat.msg_ack_change', (ev) =>
       emit('ack', {
         ack: ev.ack,
         chat_id: str(ev.chat),
         ids: (ev.ids || []).map((k) => key(k).id),
+        sender: str(ev.sender),
       }),
     );
     on('chat.msg_revoke', (ev) => {
@@ -342,6 +346,29 @@
     return { id: key(serialized).id || messageId, serialized_id: serialized, error: failed };
   };
 
+  // Who a group message goes to: the group's participants as the page knows them at the send
+  // (group/functions/getParticipants.ts: the GroupMetadata's ParticipantModels), without us.
+  // Their receipts come one by one (chat.msg_ack_change with `sender`); null when unknown.
+  const recipients = async (chatId) => {
+    if (!String(chatId).endsWith('@g.us')) return null;
+    try {
+      // Ourselves, by phone (getMyUserId) and by LID (conn/functions/getMyUserLid.ts): a group
+      // may list its members either way.
+      const mine = new Set([own()]);
+      try {
+        mine.add(str(WPP.conn.getMyUserLid()));
+      } catch (e) {
+        // No LID known for this account.
+      }
+      const ids = (await WPP.group.getParticipants(chatId)).map((p) => str(p && p.id));
+      return ids.filter((id) => id && !mine.has(id));
+    } catch (e) {
+      return null;
+    }
+  };
+  const withRecipients = async (answer, chatId) =>
+    answer.error ? answer : { ...answer, recipients: await recipients(chatId) };
+
   // wa-js's defaults (chat/defaultSendMessageOptions.ts) suit a phone, not a CRM: markIsRead
   // marks the chat read on the phone before every send, linkPreview fetches every URL through
   // wa-js's third-party preview servers (util/linkPreview.ts), detectMentioned turns "@all" into
@@ -355,7 +382,7 @@
         createChat: true,
         messageId: await reservedKey(chatId, messageId),
       });
-      return sent(result, messageId);
+      return withRecipients(sent(result, messageId), chatId);
     },
     async sendFile(chatId, dataUrl, opts) {
       const result = await WPP.chat.sendFileMessage(chatId, dataUrl, {
@@ -367,7 +394,7 @@
         createChat: true,
         messageId: await reservedKey(chatId, opts.messageId),
       });
-      return sent(result, opts.messageId);
+      return withRecipients(sent(result, opts.messageId), chatId);
     },
     async download(serializedId) {
       const blob = await WPP.chat.downloadMedia(serializedId);

@@ -215,8 +215,15 @@ class FakeWhatsApp:
     async def rename_group(self, group: str, subject: str) -> None:
         await self._call("renameGroup", group, subject)
 
-    async def ack(self, ids: list[str], level: int) -> None:
-        await self._call("ack", ids, level)
+    async def ack(self, ids: list[str], level: int, participant: str | None = None) -> None:
+        """wa-js's acks: 1 from the MsgStore; >= 2 a receipt, in a group one per participant."""
+        if participant is None:
+            await self._call("ack", ids, level)
+        else:
+            await self._call("ack", ids, level, participant)
+
+    async def group_participants(self, group: str, members: list[str]) -> None:
+        await self._call("groupParticipants", group, members)
 
     async def revoke(self, message_id: str) -> None:
         await self._call("revoke", message_id)

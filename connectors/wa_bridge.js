@@ -294,6 +294,21 @@
         }
       }
     });
+    // The rest of WhatsApp's connection (connectors/_health.py reads them together):
+    // conn/events/registerStreamEvent.ts (Stream 'change:info', whatsapp/enums/StreamInfo.ts),
+    // registerOnlineEvent.ts (NetworkStatus 'change:online', a boolean), and
+    // registerBackendEventBusEvents.ts (every BackendEventBus trigger, its name first; WPP.on's
+    // listener gets the name as its first argument). Of the backend's many names only those
+    // that tell the number's health go to the engine.
+    on('conn.stream_info_changed', (info) => emit('stream_info', { info: String(info) }));
+    on('conn.online', (online) => emit('online', { online: online !== false }));
+    const HEALTH_BACKEND_EVENTS = new Set([
+      'account_temporarily_banned',
+      'storage_initialization_error',
+    ]);
+    on('conn.backend_event', (name) => {
+      if (HEALTH_BACKEND_EVENTS.has(String(name))) emit('backend', { event: String(name) });
+    });
     // chat/events/registerAckMessageEvent.ts: ack 1 from the MsgStore (no sender), and each
     // receipt (ack >= 2) of our own messages; in a group one event per participant, who is
     // `sender` (the receipt's participant).

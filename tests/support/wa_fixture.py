@@ -251,6 +251,18 @@ class FakeWhatsApp:
         """WhatsApp's stream mode changes (OFFLINE, CONFLICT, MAIN, ...), as wa-js emits it."""
         await self._call("streamMode", mode)
 
+    async def stream_info(self, info: str) -> None:
+        """WhatsApp's internal connection state (NORMAL, OFFLINE, CONNECTING, ...)."""
+        await self._call("streamInfo", info)
+
+    async def online(self, value: bool) -> None:
+        """WhatsApp Web's network status (conn.online)."""
+        await self._call("online", value)
+
+    async def backend_event(self, name: str, *args: Any) -> None:
+        """A BackendEventBus event (conn.backend_event: the name, then its arguments)."""
+        await self._call("backendEvent", name, *args)
+
     async def takeover_calls(self) -> int:
         result: int = await self._call("takeoverCalls")
         return result

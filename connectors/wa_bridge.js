@@ -437,16 +437,18 @@
     // is read back (WPP.chat.list, chat/functions/list.ts; WPP.chat.getMessages,
     // chat/functions/getMessages.ts) and its messages since then go the new-message way
     // (ciphertext wait, system types ignored); the app's store drops what it already has.
-    async catchUp(since, maxChats, perChat) {
+    // `starts` holds a chat's own start (its newest stored message), `since` is for the others.
+    async catchUp(since, maxChats, perChat, starts) {
       const chats = await WPP.chat.list({ count: maxChats });
       let seen = 0;
       for (const chat of chats) {
         const chatId = str(chat.id);
         if (!chatId || chatId === 'status@broadcast' || chatId.endsWith('@newsletter')) continue;
-        if (typeof chat.t === 'number' && chat.t < since) continue;
+        const from = starts && typeof starts[chatId] === 'number' ? starts[chatId] : since;
+        if (typeof chat.t === 'number' && chat.t < from) continue;
         const msgs = await WPP.chat.getMessages(chatId, { count: perChat });
         for (const msg of msgs) {
-          if (typeof msg.t !== 'number' || msg.t < since) continue;
+          if (typeof msg.t !== 'number' || msg.t < from) continue;
           onNewMessage(msg);
           seen += 1;
         }

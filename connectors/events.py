@@ -48,8 +48,9 @@ class Disconnected:
 
 @dataclass(frozen=True, slots=True)
 class StreamState:
-    """WhatsApp's own connection, while the browser lives (wa-js `conn.stream_mode_changed`):
-    down with a reason (offline, conflict, banned, outdated, proxy_blocked), or back up (MAIN)."""
+    """WhatsApp's own connection, while the browser lives (wa-js `conn.stream_mode_changed`,
+    `conn.stream_info_changed`, `conn.online`, `conn.backend_event`; connectors/_health.py):
+    down with a reason (offline, conflict, banned, outdated, proxy_blocked), or back up."""
 
     instance_id: str
     up: bool

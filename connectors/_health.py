@@ -70,7 +70,11 @@ class Health:
     def on_mode(self, mode: str) -> None:
         self.mode = mode
         if mode == "MAIN":
-            self.banned = False  # the stream is back in the main mode: the ban is over
+            # A fresh MAIN is the stream back (as the engine always took it): a ban or an
+            # OFFLINE info before it is over, even if WhatsApp Web never says so otherwise; a
+            # number stuck "down" would hold its replies back for hours.
+            self.banned = False
+            self.info_down = False
 
     def on_info(self, info: str) -> None:
         if info == "OFFLINE":

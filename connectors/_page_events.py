@@ -65,6 +65,7 @@ def ack_event(instance_id: str, data: dict[str, Any]) -> Ack:
         message_ids=tuple(str(i) for i in data["ids"]),
         ack=int(data["ack"]),
         chat_id=str(data["chat_id"]),
+        sender=_opt_str(data, "sender"),
     )
 
 

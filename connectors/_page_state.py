@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors import _page_events
+from connectors._health import BACKEND_PROBLEMS, Health
 from connectors.events import (
     Connected,
     EngineEvent,
@@ -20,7 +21,6 @@ from connectors.events import (
     LoggedOut,
     PairingCode,
     Qr,
-    StreamState,
     WaProblem,
 )
 
@@ -39,7 +39,7 @@ class LoginState:
     connected: bool = False
     qr_count: int = 0
     last_qr: str | None = None
-    stream_down: str | None = None  # the reason WhatsApp's stream is down, while it is
+    health: Health = field(default_factory=Health)  # WhatsApp's own connection (_health.py)
 
 
 @dataclass(slots=True)
@@ -74,8 +74,8 @@ def translate(
         login.last_qr = None
         wid = _page_events.wid_without_device(str(data["wid"]))
         return Connected(instance_id, wid, _page_events.phone_from_wid(wid))
-    if kind == "stream":
-        return _stream(instance_id, login, str(data.get("mode")))
+    if kind in ("stream", "stream_info", "online", "backend"):
+        return _health_event(instance_id, login, kind, data)
     if kind == "logged_out":
         if not login.connected:
             return None  # require_auth on the QR screen: nothing was lost
@@ -114,31 +114,24 @@ def translate(
     return None
 
 
-# wa-js StreamMode (whatsapp/enums/StreamMode.ts) values that mean WhatsApp is not reachable
-# through this session, with the reason the page shows.
-_STREAM_DOWN = {
-    "OFFLINE": "offline: WhatsApp cannot be reached (no internet on the phone or this server)",
-    "CONFLICT": "conflict: WhatsApp is open on another computer",
-    "PROXYBLOCK": "proxy_blocked: WhatsApp refuses this server's network",
-    "TOS_BLOCK": "banned: WhatsApp blocked this number",
-    "SMB_TOS_BLOCK": "banned: WhatsApp blocked this business number",
-    "DEPRECATED_VERSION": "outdated: WhatsApp Web asks for a newer version",
-}
-
-
-def _stream(instance_id: str, login: LoginState, mode: str) -> StreamState | None:
-    if not login.connected:
-        return None  # QR and SYNCING before the login: the login events tell that story
-    if mode in _STREAM_DOWN:
-        reason = _STREAM_DOWN[mode]
-        if login.stream_down == reason:
-            return None
-        login.stream_down = reason
-        return StreamState(instance_id, False, reason)
-    if mode == "MAIN" and login.stream_down is not None:
-        login.stream_down = None
-        return StreamState(instance_id, True, "")
-    return None
+def _health_event(
+    instance_id: str, login: LoginState, kind: str, data: dict[str, Any]
+) -> EngineEvent | None:
+    """One of the signals of WhatsApp's own connection (connectors/_health.py)."""
+    health = login.health
+    if kind == "stream":
+        health.on_mode(str(data.get("mode")))
+    elif kind == "stream_info":
+        health.on_info(str(data.get("info")))
+    elif kind == "online":
+        health.on_online(data.get("online") is not False)
+    else:
+        name = str(data.get("event"))[:60]
+        log.info("whatsapp backend event %s", name, extra={"instance_id": instance_id})
+        if name in BACKEND_PROBLEMS:
+            return WaProblem(instance_id, BACKEND_PROBLEMS[name])
+        health.on_backend(name)
+    return health.change(instance_id, connected=login.connected)
 
 
 def _remember(store: OrderedDict[str, Any], key: str, value: Any) -> bool:

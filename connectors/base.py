@@ -7,7 +7,7 @@ of GHL, the database or HTTP: it starts, emits events to its sink, and takes com
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -39,6 +39,9 @@ class EngineError(Exception):
 class SentMessage:
     id: str
     serialized_id: str
+    # A group send: the participants the page knew at the send (without us), whose receipts
+    # are awaited; None for a one-to-one chat, or a group whose members the page could not tell.
+    recipients: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +103,11 @@ class Engine(Protocol):
 
     async def request_pairing_code(self, phone: str) -> str: ...
 
-    async def catch_up(self, since: int) -> int:
-        """Replay, as message events, what WhatsApp Web holds since `since` (epoch seconds) and
-        never told us; returns how many messages were replayed (the store drops known ones)."""
+    async def catch_up(self, since: int, chats: Mapping[str, int] | None = None) -> int:
+        """Replay, as message events, what WhatsApp Web holds and never told us: of each chat
+        in `chats` what is newer than its own start, of every other chat what is newer than
+        `since` (epoch seconds); returns how many messages were replayed (the store drops
+        known ones)."""
         ...
 
     def pids(self) -> list[int]:

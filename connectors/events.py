@@ -48,8 +48,9 @@ class Disconnected:
 
 @dataclass(frozen=True, slots=True)
 class StreamState:
-    """WhatsApp's own connection, while the browser lives (wa-js `conn.stream_mode_changed`):
-    down with a reason (offline, conflict, banned, outdated, proxy_blocked), or back up (MAIN)."""
+    """WhatsApp's own connection, while the browser lives (wa-js `conn.stream_mode_changed`,
+    `conn.stream_info_changed`, `conn.online`, `conn.backend_event`; connectors/_health.py):
+    down with a reason (offline, conflict, banned, outdated, proxy_blocked), or back up."""
 
     instance_id: str
     up: bool
@@ -97,12 +98,15 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class Ack:
-    """Delivery state of messages we sent: -1 failed, 1 sent, 2 delivered, 3 read, 4 played."""
+    """Delivery state of messages we sent: 1 sent, 2 delivered, 3 read, 4 played. In a group
+    each participant's receipt is its own Ack, naming that participant as `sender` (wa-js
+    chat/events/registerAckMessageEvent.ts); None for a one-to-one chat and for ack 1."""
 
     instance_id: str
     message_ids: tuple[str, ...]
     ack: int
     chat_id: str
+    sender: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ import binascii
 import contextlib
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -337,13 +338,14 @@ class PlaywrightEngine:
             return None
         return ResolvedId(wid=str(result["wid"]), lid=result.get("lid") or None)
 
-    async def catch_up(self, since: int) -> int:
+    async def catch_up(self, since: int, chats: Mapping[str, int] | None = None) -> int:
         return int(
             await self._command(
                 "catchUp",
                 since,
                 CATCH_UP_CHATS,
                 self._config.catch_up_per_chat,
+                dict(chats or {}),
                 limit_s=_CATCH_UP_TIMEOUT_S,
             )
         )
@@ -388,4 +390,9 @@ def _sent(result: dict[str, Any]) -> SentMessage:
     """The bridge's send answer; a wa-js `ERROR_*` send result is a send that did not happen."""
     if result.get("error"):
         raise EngineError("send_failed", f"WhatsApp did not send it ({result['error']})")
-    return SentMessage(id=str(result["id"]), serialized_id=str(result["serialized_id"]))
+    recipients = result.get("recipients")
+    return SentMessage(
+        id=str(result["id"]),
+        serialized_id=str(result["serialized_id"]),
+        recipients=tuple(str(r) for r in recipients) if isinstance(recipients, list) else None,
+    )

@@ -294,11 +294,30 @@
         }
       }
     });
+    // The rest of WhatsApp's connection (connectors/_health.py reads them together):
+    // conn/events/registerStreamEvent.ts (Stream 'change:info', whatsapp/enums/StreamInfo.ts),
+    // registerOnlineEvent.ts (NetworkStatus 'change:online', a boolean), and
+    // registerBackendEventBusEvents.ts (every BackendEventBus trigger, its name first; WPP.on's
+    // listener gets the name as its first argument). Of the backend's many names only those
+    // that tell the number's health go to the engine.
+    on('conn.stream_info_changed', (info) => emit('stream_info', { info: String(info) }));
+    on('conn.online', (online) => emit('online', { online: online !== false }));
+    const HEALTH_BACKEND_EVENTS = new Set([
+      'account_temporarily_banned',
+      'storage_initialization_error',
+    ]);
+    on('conn.backend_event', (name) => {
+      if (HEALTH_BACKEND_EVENTS.has(String(name))) emit('backend', { event: String(name) });
+    });
+    // chat/events/registerAckMessageEvent.ts: ack 1 from the MsgStore (no sender), and each
+    // receipt (ack >= 2) of our own messages; in a group one event per participant, who is
+    // `sender` (the receipt's participant).
     on('chat.msg_ack_change', (ev) =>
       emit('ack', {
         ack: ev.ack,
         chat_id: str(ev.chat),
         ids: (ev.ids || []).map((k) => key(k).id),
+        sender: str(ev.sender),
       }),
     );
     on('chat.msg_revoke', (ev) => {
@@ -342,6 +361,29 @@
     return { id: key(serialized).id || messageId, serialized_id: serialized, error: failed };
   };
 
+  // Who a group message goes to: the group's participants as the page knows them at the send
+  // (group/functions/getParticipants.ts: the GroupMetadata's ParticipantModels), without us.
+  // Their receipts come one by one (chat.msg_ack_change with `sender`); null when unknown.
+  const recipients = async (chatId) => {
+    if (!String(chatId).endsWith('@g.us')) return null;
+    try {
+      // Ourselves, by phone (getMyUserId) and by LID (conn/functions/getMyUserLid.ts): a group
+      // may list its members either way.
+      const mine = new Set([own()]);
+      try {
+        mine.add(str(WPP.conn.getMyUserLid()));
+      } catch (e) {
+        // No LID known for this account.
+      }
+      const ids = (await WPP.group.getParticipants(chatId)).map((p) => str(p && p.id));
+      return ids.filter((id) => id && !mine.has(id));
+    } catch (e) {
+      return null;
+    }
+  };
+  const withRecipients = async (answer, chatId) =>
+    answer.error ? answer : { ...answer, recipients: await recipients(chatId) };
+
   // wa-js's defaults (chat/defaultSendMessageOptions.ts) suit a phone, not a CRM: markIsRead
   // marks the chat read on the phone before every send, linkPreview fetches every URL through
   // wa-js's third-party preview servers (util/linkPreview.ts), detectMentioned turns "@all" into
@@ -355,7 +397,7 @@
         createChat: true,
         messageId: await reservedKey(chatId, messageId),
       });
-      return sent(result, messageId);
+      return withRecipients(sent(result, messageId), chatId);
     },
     async sendFile(chatId, dataUrl, opts) {
       const result = await WPP.chat.sendFileMessage(chatId, dataUrl, {
@@ -367,7 +409,7 @@
         createChat: true,
         messageId: await reservedKey(chatId, opts.messageId),
       });
-      return sent(result, opts.messageId);
+      return withRecipients(sent(result, opts.messageId), chatId);
     },
     async download(serializedId) {
       const blob = await WPP.chat.downloadMedia(serializedId);
@@ -395,16 +437,18 @@
     // is read back (WPP.chat.list, chat/functions/list.ts; WPP.chat.getMessages,
     // chat/functions/getMessages.ts) and its messages since then go the new-message way
     // (ciphertext wait, system types ignored); the app's store drops what it already has.
-    async catchUp(since, maxChats, perChat) {
+    // `starts` holds a chat's own start (its newest stored message), `since` is for the others.
+    async catchUp(since, maxChats, perChat, starts) {
       const chats = await WPP.chat.list({ count: maxChats });
       let seen = 0;
       for (const chat of chats) {
         const chatId = str(chat.id);
         if (!chatId || chatId === 'status@broadcast' || chatId.endsWith('@newsletter')) continue;
-        if (typeof chat.t === 'number' && chat.t < since) continue;
+        const from = starts && typeof starts[chatId] === 'number' ? starts[chatId] : since;
+        if (typeof chat.t === 'number' && chat.t < from) continue;
         const msgs = await WPP.chat.getMessages(chatId, { count: perChat });
         for (const msg of msgs) {
-          if (typeof msg.t !== 'number' || msg.t < since) continue;
+          if (typeof msg.t !== 'number' || msg.t < from) continue;
           onNewMessage(msg);
           seen += 1;
         }

@@ -203,6 +203,26 @@ class Message(Model):
         unique_together = (("instance", "wa_message_id"),)
 
 
+class MessageReceipt(Model):
+    """A group participant's receipt of a message we sent. Expected rows are the members the
+    page listed at the send, and WhatsApp reports delivered and read per participant."""
+
+    id = fields.IntField(primary_key=True)
+    message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name="receipts", on_delete=fields.CASCADE
+    )
+    message_id: int
+    location_id = fields.CharField(max_length=64, db_index=True)
+    participant = fields.CharField(max_length=128)
+    expected = fields.BooleanField(default=False)  # a member when the message was sent
+    delivered_at = fields.DatetimeField(null=True)
+    read_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "message_receipts"
+        unique_together = (("message", "participant"),)
+
+
 class Job(Model):
     """The durable outbox: inserted first, processed after, retried, never held only in memory."""
 

@@ -2,7 +2,8 @@
 
 - `GET /api/instances/{id}/messages?status=&limit=` -> `{"messages": [...]}`: each message's
   direction, origin, status (received, synced, pending, sent, delivered, read, failed) and why
-  it failed; newest first.
+  it failed; newest first. A group message we sent also lists its `receipts` (participant,
+  expected, delivered_at, read_at).
 - `GET /api/jobs?status=failed` -> `{"jobs": [...]}`: this location's parked jobs.
 - `POST /api/jobs/{id}/retry` -> `{"job": ...}`: a parked job back in the queue.
 - `PATCH /api/instances/{id}/settings` `{"groups_enabled"?: bool, "is_default"?: bool}` ->
@@ -22,6 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from tortoise.transactions import in_transaction
 
+from ghl_app.bridge import receipts
 from ghl_app.errors import AppError
 from ghl_app.models import Instance, Job, Message, MessageStatus
 from web.auth import require_claims
@@ -94,7 +96,13 @@ async def list_messages(request: Request) -> JSONResponse:
         except ValueError:
             raise AppError("bad_status", f"Unknown message status {status!r}.", 400) from None
     messages = await query.order_by("-id").limit(_limit(request))
-    return JSONResponse({"messages": [message_view(m) for m in messages]})
+    views = [message_view(m) for m in messages]
+    # A group message we sent: who got it and who read it (ghl_app/bridge/receipts.py).
+    found = await receipts.receipts_of(claims.location_id, [m.id for m in messages])
+    for view in views:
+        if view["id"] in found:
+            view["receipts"] = found[view["id"]]
+    return JSONResponse({"messages": views})
 
 
 async def list_jobs(request: Request) -> JSONResponse:

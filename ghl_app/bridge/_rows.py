@@ -118,6 +118,14 @@ async def mark_posting(message_id: int) -> datetime:
     return now
 
 
+async def unmark_posting(message_id: int, marked_at: datetime) -> None:
+    """Undo `mark_posting` when that post never left (our own budget held it back)."""
+    await db.execute(
+        "UPDATE messages SET ghl_posted_at = NULL WHERE id = ? AND ghl_posted_at = ?",
+        [message_id, marked_at],
+    )
+
+
 async def mark_synced(message_id: int, ghl_message_id: str | None) -> None:
     """Synced, error cleared; raises IntegrityError when GHL's id is already on another row."""
     if ghl_message_id:

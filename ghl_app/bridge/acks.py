@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from connectors.events import Ack
+from ghl_app.bridge import receipts
 from ghl_app.bridge._errors import job_error
 from ghl_app.ghl.client import GhlClient
 from ghl_app.ghl.http import GhlApiError
@@ -66,7 +67,14 @@ class AckBridge:
             origin__in=[Origin.GHL, Origin.API],
         )
         for row in rows:
-            if event.ack < 0:
+            if event.sender is not None:
+                # A group participant's receipt: stored, and the message's status follows the
+                # group's receipts so far (receipts.py has the rule).
+                group = await receipts.record(row, event.sender, event.ack)
+                if group is None:
+                    continue
+                new = group
+            elif event.ack < 0:
                 new = MessageStatus.FAILED
             elif event.ack in _ACK_STATUS:
                 new = _ACK_STATUS[event.ack]

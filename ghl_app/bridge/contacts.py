@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ghl_app import db, phones
+from ghl_app.bridge import lid_merge
 from ghl_app.ghl.client import GhlClient
 from ghl_app.ghl.http import GhlApiError
 from ghl_app.jobs.errors import PermanentError
@@ -77,11 +78,14 @@ async def local_contact(
     group's name is its subject, so it follows each rename, in GHL too once the group has its
     GHL contact (`renamed_in_ghl`: the caller queues the rename there).
     """
+    lid_chat = phones.is_lid(chat_id)
+    # A LID chat merged onto its phone's chat is found through the phone row's `lid`.
     rows = await db.fetch(
-        "SELECT id, last_instance_id, phone_e164, name, is_group, ghl_contact_id FROM contacts"
-        " WHERE location_id = ? AND chat_id = ?",
-        [location_id, chat_id],
+        "SELECT id, chat_id, last_instance_id, phone_e164, name, is_group, ghl_contact_id"
+        " FROM contacts WHERE location_id = ? AND (chat_id = ? OR lid = ?)",
+        [location_id, chat_id, chat_id if lid_chat else ""],
     )
+    rows.sort(key=lambda r: r["chat_id"] != chat_id)  # the chat's own row first
     # Parsing the phone costs more than the lookup: only for a new row or one without a phone.
     known_phone = bool(rows and (rows[0]["phone_e164"] or rows[0]["is_group"]))
     phone = None if is_group or known_phone else contact_phone(chat_id, sender_phone)
@@ -123,9 +127,15 @@ async def local_contact(
                 "group named after its subject",
                 extra={"instance_id": str(instance_id), "location_id": location_id},
             )
-    return LocalContact(
-        id=int(row["id"]), renamed_in_ghl=renamed, phone_learned="phone_e164" in changed
-    )
+    learned = "phone_e164" in changed
+    if lid_chat and row.get("chat_id", chat_id) == chat_id and (learned or (not rows and phone)):
+        # The LID's phone is known now: one local chat with the phone's own (lid_merge.py).
+        merged = await lid_merge.merge_onto_phone(
+            location_id, int(row["id"]), chat_id, str(changed.get("phone_e164") or phone)
+        )
+        if merged is not None:
+            return LocalContact(id=merged, renamed_in_ghl=False, phone_learned=learned)
+    return LocalContact(id=int(row["id"]), renamed_in_ghl=renamed, phone_learned=learned)
 
 
 async def ensure_ghl_contact(client: GhlClient, contact: Contact) -> tuple[str, bool]:

@@ -17,7 +17,7 @@ from tortoise.transactions import in_transaction
 
 from connectors.base import Engine, EngineError, new_message_id
 from ghl_app import phones
-from ghl_app.bridge import media, routing
+from ghl_app.bridge import media, receipts, routing
 from ghl_app.bridge._errors import job_error
 from ghl_app.bridge.acks import report_status
 from ghl_app.bridge.media import fetch
@@ -348,7 +348,8 @@ class OutboundBridge:
         attachments = list((message.media or {}).get("attachments") or [])
         try:
             if not attachments:
-                await engine.send_text(chat_id, message.body or "", message_id=wa_id)
+                sent = await engine.send_text(chat_id, message.body or "", message_id=wa_id)
+                await receipts.expect(message, sent.recipients or ())
                 return
             if len(attachments) > fetch.MAX_ATTACHMENTS:
                 raise PermanentError(
@@ -362,7 +363,7 @@ class OutboundBridge:
                 # The first file carries the reserved id and the text as its caption; later
                 # files get ids of their own, stored first like every send.
                 file_id = wa_id if index == 0 else await self._reserve_extra(message)
-                await engine.send_file(
+                sent = await engine.send_file(
                     chat_id,
                     data,
                     mimetype=mimetype,
@@ -370,6 +371,8 @@ class OutboundBridge:
                     caption=(message.body or None) if index == 0 else None,
                     message_id=file_id,
                 )
+                if index == 0:  # the message's own id: its group receipts count
+                    await receipts.expect(message, sent.recipients or ())
         except EngineError as exc:
             if exc.code in ("not_running", "wa_timeout", "send_failed"):
                 raise RetryableError(f"WhatsApp send failed: {exc}") from exc

@@ -21,6 +21,7 @@ from typing import Any
 
 from ghl_app.bridge import _rows
 from ghl_app.ghl.client import GhlClient
+from ghl_app.ghl.http import BudgetSpent
 from ghl_app.jobs.errors import RetryableError
 from ghl_app.models import Message
 
@@ -57,8 +58,17 @@ async def post_once(
                 extra={**context, "ghl_message_id": found},
             )
             return found, None
-    await _rows.mark_posting(message_id)
-    answer = await client.add_inbound_message(location_id, payload)
+    marked = await _rows.mark_posting(message_id)
+    try:
+        answer = await client.add_inbound_message(location_id, payload)
+    except BudgetSpent:
+        # Our own limiter held the post back (http.py: nothing reached GHL; a POST is repeated
+        # only when GHL did not take it): the next attempt is a first post, not a look in the
+        # conversation for an unanswered one, which would spend a call of the very budget
+        # that ran out (catch-up benchmark: one wasted lookup per deferral).
+        if posted_at is None:
+            await _rows.unmark_posting(message_id, marked)
+        raise
     ghl_id = answer.get("messageId")
     if not isinstance(ghl_id, str) or not ghl_id:
         # ProcessMessageResponseDto requires messageId; GHL answers 201 with an empty body

@@ -39,7 +39,7 @@ from connectors.events import (
 from ghl_app.errors import AppError
 from ghl_app.models import Instance, Location
 from ghl_app.sessions.boot import SessionBoot
-from ghl_app.sessions.catch_up import CATCH_UP_SLACK, catch_up_since
+from ghl_app.sessions.catch_up import CATCH_UP_SLACK, catch_up_since, chat_watermarks
 from ghl_app.sessions.core import MessageListener, S
 from ghl_app.sessions.qr import QrCode, qr_code
 from ghl_app.sessions.state import Session, StartResult, instance_snapshot, not_found
@@ -344,7 +344,10 @@ class SessionManager(SessionBoot):
             return
         self.catching_up.add(session.instance_id)
         try:
-            count = await engine.catch_up(int(since.timestamp()))
+            starts = await chat_watermarks(
+                session.instance_id, session.location_id, max_days=self.settings.catch_up_max_days
+            )
+            count = await engine.catch_up(int(since.timestamp()), starts)
         except EngineError as exc:
             log.warning("catch-up failed: %s", exc, extra=session.log_extra)
             return

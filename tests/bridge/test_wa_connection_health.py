@@ -138,3 +138,59 @@ async def test_what_wa_js_misses_in_whatsapp_web_shows_in_healthz(bridged: Bridg
     assert found[0].startswith("needs_update:")
     assert found[1].startswith("wa_js_module: Module MsgStore was not found")
     assert await _status_is(bridged, "connected")  # a warning, not a disconnect
+
+
+async def test_no_network_shows_offline_and_the_network_back_brings_it_back(
+    bridged: Bridged,
+) -> None:
+    """conn.online (conn/events/registerOnlineEvent.ts): false is offline even while the stream
+    mode stays MAIN; true again, with nothing else down, is connected."""
+    phone = bridged.phone()
+    await phone.online(False)
+    await wait_for(lambda: _status_is(bridged, "disconnected"), timeout=20)
+    assert str((await _instance(bridged))["error"]).startswith("offline:")
+    await phone.online(True)
+    await wait_for(lambda: _status_is(bridged, "connected"), timeout=20)
+    assert (await _instance(bridged))["error"] is None
+
+
+async def test_the_stream_info_offline_is_down_until_it_is_normal_again(bridged: Bridged) -> None:
+    """conn.stream_info_changed (registerStreamEvent.ts, StreamInfo.ts): OFFLINE is down; the
+    reconnect's transient CONNECTING changes nothing; NORMAL is up."""
+    phone = bridged.phone()
+    await phone.stream_info("OFFLINE")
+    await wait_for(lambda: _status_is(bridged, "disconnected"), timeout=20)
+    assert str((await _instance(bridged))["error"]).startswith("offline:")
+    await phone.stream_info("CONNECTING")
+    await asyncio.sleep(0.5)
+    assert await _status_is(bridged, "disconnected")
+    await phone.stream_info("NORMAL")
+    await wait_for(lambda: _status_is(bridged, "connected"), timeout=20)
+
+
+async def test_a_temporary_ban_is_shown_until_the_stream_is_back(bridged: Bridged) -> None:
+    """conn.backend_event 'account_temporarily_banned' (whatsapp/misc/BackendEventBus.ts)."""
+    phone = bridged.phone()
+    await phone.backend_event("ab_props_loaded")  # one of the many that say nothing of health
+    await phone.backend_event("account_temporarily_banned")
+    await wait_for(lambda: _status_is(bridged, "disconnected"), timeout=20)
+    assert str((await _instance(bridged))["error"]).startswith("banned:")
+    await phone.stream_mode("MAIN")
+    await wait_for(lambda: _status_is(bridged, "connected"), timeout=20)
+
+
+async def test_a_storage_error_reaches_healthz_without_a_disconnect(bridged: Bridged) -> None:
+    """conn.backend_event 'storage_initialization_error': its doc in conn/events/eventTypes.ts
+    says the profile needs a restart; the operator sees it, the number is not called down."""
+    await bridged.phone().backend_event("storage_initialization_error")
+
+    async def reported() -> bool:
+        async with bridged.app.client() as client:
+            problems = (await client.get("/healthz")).json()["whatsapp_web_problems"]
+        return any(
+            p.startswith("storage_initialization_error:")
+            for p in problems.get(bridged.instance_id, [])
+        )
+
+    await wait_for(reported, timeout=20)
+    assert await _status_is(bridged, "connected")

@@ -140,9 +140,10 @@ def test_every_coded_engine_error_of_an_instance_has_texts_in_both_languages() -
     source = (ROOT / "ghl_app/sessions/manager.py").read_text()
     codes = set(re.findall(r'last_error=f?"([a-z_]+): ', source))
     codes |= set(re.findall(r'reason = f?"([a-z_]+): ', source))  # the readiness watchdog's
-    # WhatsApp's stream reasons (connectors/_page_state.py _STREAM_DOWN).
-    stream = (ROOT / "connectors/_page_state.py").read_text()
+    # WhatsApp's connection reasons (connectors/_health.py: STREAM_DOWN and the constants).
+    stream = (ROOT / "connectors/_health.py").read_text()
     codes |= set(re.findall(r'^\s+"[A-Z_]+": "([a-z_]+): ', stream, re.MULTILINE))
+    codes |= set(re.findall(r'^[A-Z_]+ = "([a-z_]+): ', stream, re.MULTILINE))
     assert {"qr_timeout", "not_ready", "offline", "conflict", "banned"} <= codes
     for locale in i18n.SUPPORTED:
         catalogue = i18n.catalogue(locale)

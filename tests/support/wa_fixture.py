@@ -228,8 +228,15 @@ class FakeWhatsApp:
     async def rename_group(self, group: str, subject: str) -> None:
         await self._call("renameGroup", group, subject)
 
-    async def ack(self, ids: list[str], level: int) -> None:
-        await self._call("ack", ids, level)
+    async def ack(self, ids: list[str], level: int, participant: str | None = None) -> None:
+        """wa-js's acks: 1 from the MsgStore; >= 2 a receipt, in a group one per participant."""
+        if participant is None:
+            await self._call("ack", ids, level)
+        else:
+            await self._call("ack", ids, level, participant)
+
+    async def group_participants(self, group: str, members: list[str]) -> None:
+        await self._call("groupParticipants", group, members)
 
     async def revoke(self, message_id: str) -> None:
         await self._call("revoke", message_id)
@@ -256,6 +263,18 @@ class FakeWhatsApp:
     async def stream_mode(self, mode: str) -> None:
         """WhatsApp's stream mode changes (OFFLINE, CONFLICT, MAIN, ...), as wa-js emits it."""
         await self._call("streamMode", mode)
+
+    async def stream_info(self, info: str) -> None:
+        """WhatsApp's internal connection state (NORMAL, OFFLINE, CONNECTING, ...)."""
+        await self._call("streamInfo", info)
+
+    async def online(self, value: bool) -> None:
+        """WhatsApp Web's network status (conn.online)."""
+        await self._call("online", value)
+
+    async def backend_event(self, name: str, *args: Any) -> None:
+        """A BackendEventBus event (conn.backend_event: the name, then its arguments)."""
+        await self._call("backendEvent", name, *args)
 
     async def takeover_calls(self) -> int:
         result: int = await self._call("takeoverCalls")

@@ -100,6 +100,10 @@ class Engine(Protocol):
 
     async def request_pairing_code(self, phone: str) -> str: ...
 
+    async def reject_call(self, call_id: str) -> bool:
+        """Decline a ringing call; False when it is no longer ringing."""
+        ...
+
     async def catch_up(self, since: int) -> int:
         """Replay, as message events, what WhatsApp Web holds since `since` (epoch seconds) and
         never told us; returns how many messages were replayed (the store drops known ones)."""

@@ -348,6 +348,14 @@ class PlaywrightEngine:
             )
         )
 
+    async def reject_call(self, call_id: str) -> bool:
+        try:
+            return bool(await self._command("rejectCall", call_id))
+        except EngineError as exc:
+            if "call_not_found" in str(exc) or "not incoming" in str(exc):
+                return False  # it stopped ringing first (call/functions/reject.ts)
+            raise
+
     async def request_pairing_code(self, phone: str) -> str:
         code = str(await self._command("pairingCode", _digits(phone)))
         run = self._run

@@ -7,8 +7,18 @@ import uuid
 
 import httpx
 
-from connectors.events import Ack, EngineEvent, Ignored, Message
+from connectors.events import (
+    Ack,
+    Edited,
+    EngineEvent,
+    Ignored,
+    IncomingCall,
+    Message,
+    Reaction,
+    Revoked,
+)
 from ghl_app.bridge.acks import AckBridge
+from ghl_app.bridge.event_kinds import EventKinds
 from ghl_app.bridge.inbound import InboundBridge
 from ghl_app.bridge.media.links import MediaLinks
 from ghl_app.bridge.outbound import OutboundBridge
@@ -46,6 +56,7 @@ class Bridge:
             attachment_hosts=attachment_hosts,
         )
         self.acks = AckBridge(queue=queue, client=client)
+        self.kinds = EventKinds(store=self.inbound.store, sessions=sessions)
         sessions.add_message_listener(self.on_engine_event)
 
     async def on_engine_event(
@@ -57,6 +68,14 @@ class Bridge:
             await self.inbound.store_ignored(instance_id, location_id, event)
         elif isinstance(event, Ack):
             await self.acks.on_ack(instance_id, location_id, event)
+        elif isinstance(event, Reaction):
+            await self.kinds.on_reaction(instance_id, location_id, event)
+        elif isinstance(event, Edited):
+            await self.kinds.on_edited(instance_id, location_id, event)
+        elif isinstance(event, Revoked):
+            await self.kinds.on_revoked(instance_id, location_id, event)
+        elif isinstance(event, IncomingCall):
+            await self.kinds.on_call(instance_id, location_id, event)
 
     async def aclose(self) -> None:
         await self.http.aclose()

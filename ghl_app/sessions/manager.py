@@ -26,12 +26,15 @@ from connectors.events import (
     Ack,
     Connected,
     Disconnected,
+    Edited,
     EngineEvent,
     Ignored,
+    IncomingCall,
     LoggedOut,
     Message,
     PairingCode,
     Qr,
+    Reaction,
     Revoked,
     StreamState,
     WaProblem,
@@ -246,7 +249,7 @@ class SessionManager(SessionBoot):
     # -- engine events ------------------------------------------------------------------------
 
     async def _on_event(self, session: Session, event: EngineEvent) -> None:
-        if isinstance(event, Message | Ack | Revoked | Ignored):
+        if isinstance(event, Message | Ack | Revoked | Ignored | Reaction | Edited | IncomingCall):
             await self._tell_listeners(session, event)  # real data, even while stopping
             return
         if not self._is_current(session):

@@ -42,8 +42,8 @@ class InboundMedia:
     ) -> tuple[list[str], str | None]:
         """(GHL attachment URLs, a line for the message text) for the message's media."""
         info = message.media
-        if not info:
-            return [], None
+        if not info or info.get("note"):
+            return [], None  # none, or a note's link to its original (bridge/event_kinds.py)
         if not info.get("supported", False):
             return [], unsupported_note(info)
         if (info.get("size") or 0) > MAX_INBOUND_BYTES:

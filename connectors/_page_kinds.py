@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.events import Edited, EngineEvent, IncomingCall, Reaction
+from connectors.events import ChatRead, Edited, EngineEvent, IncomingCall, Reaction
 
-KINDS = frozenset({"reaction", "edited", "call"})
+KINDS = frozenset({"reaction", "edited", "call", "chat_read"})
 
 
 def _text(data: dict[str, Any], name: str) -> str | None:
@@ -50,6 +50,8 @@ def translate(instance_id: str, data: dict[str, Any]) -> EngineEvent | None:
             author=_text(data, "author"),
             notify_name=_text(data, "notify_name"),
         )
+    if kind == "chat_read":
+        return ChatRead(instance_id=instance_id, chat_id=chat_id)
     if kind == "call":
         call_id = _text(data, "id")
         if call_id is None:

@@ -100,6 +100,10 @@ class Engine(Protocol):
 
     async def request_pairing_code(self, phone: str) -> str: ...
 
+    async def mark_read(self, chat_id: str) -> None:
+        """Send the chat's read receipts, as opening it on the phone does."""
+        ...
+
     async def reject_call(self, call_id: str) -> bool:
         """Decline a ringing call; False when it is no longer ringing."""
         ...

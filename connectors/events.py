@@ -180,6 +180,15 @@ class IncomingCall:
     is_group: bool
 
 
+@dataclass(frozen=True, slots=True)
+class ChatRead:
+    """The chat's unread messages were read on the phone (wa-js `chat.unread_count_changed`
+    down to 0)."""
+
+    instance_id: str
+    chat_id: str
+
+
 EngineEvent = (
     Qr
     | PairingCode
@@ -195,5 +204,6 @@ EngineEvent = (
     | Reaction
     | Edited
     | IncomingCall
+    | ChatRead
 )
 EventSink = Callable[[EngineEvent], Awaitable[None]]

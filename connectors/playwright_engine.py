@@ -348,6 +348,9 @@ class PlaywrightEngine:
             )
         )
 
+    async def mark_read(self, chat_id: str) -> None:
+        await self._command("markRead", chat_id)
+
     async def reject_call(self, call_id: str) -> bool:
         try:
             return bool(await self._command("rejectCall", call_id))

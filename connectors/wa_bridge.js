@@ -277,6 +277,14 @@
         notify_name: msg.notifyName || null,
       });
     });
+    // chat/events/registerUnreadCountEvent.ts: `{chat: ChatModel, unreadCount,
+    // previousUnreadCount}` on ChatStore 'change:unreadCount', debounced 50 ms across all chats
+    // (one timer: the last change wins). 0 after unread messages = read on the phone.
+    on('chat.unread_count_changed', (ev) => {
+      if (ev.unreadCount === 0 && ev.previousUnreadCount !== 0 && ev.chat) {
+        emit('chat_read', { chat_id: str(ev.chat.id) });
+      }
+    });
     // call/events/registerIncomingCallEvent.ts: `{id, isGroup, isVideo, offerTime, sender,
     // peerJid}`; `sender` is the caller's wid without a device.
     on('call.incoming_call', (call) => {
@@ -472,6 +480,11 @@
     // asks for a refresh (genLinkDeviceCodeForPhoneNumber made a new code on every click).
     async pairingCode(phone) {
       return await WPP.conn.startLinkDeviceCodeForPhoneNumber(phone, true);
+    },
+    // chat/functions/markIsRead.ts: async, sends the read receipts (sendSeen) of the chat.
+    async markRead(chatId) {
+      const result = await WPP.chat.markIsRead(chatId);
+      return { chat_id: str(result && result.wid), unread: result ? result.unreadCount : null };
     },
     // call/functions/reject.ts: `reject(callId?)`, async; throws call_not_found once it ended.
     async rejectCall(callId) {

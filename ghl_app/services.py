@@ -89,6 +89,8 @@ class Services:
         self.bridge.inbound.synced_listeners.append(message_events.on_synced)
         self.bridge.outbound.status_listeners.append(message_events.on_status)
         self.bridge.acks.status_listeners.append(message_events.on_status)
+        # Read in GHL -> the WhatsApp chat marked read (issue 16, bridge/read_sync.py).
+        self.ghl_integration.webhooks.on_conversation_read = self.bridge.reads.on_ghl_read
         self.alerts = DisconnectAlerts(
             queue=self.jobs, hub=self.event_hub, default_grace_s=settings.alert_grace_seconds
         )

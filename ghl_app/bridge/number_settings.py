@@ -26,6 +26,9 @@ class NumberSettings:
     call_reply: str = ""
     # Chats (ids such as `...@g.us`, or phone numbers) whose messages never reach GHL.
     ignored_chats: tuple[str, ...] = ()
+    # Read state both ways: read in GHL marks the WhatsApp chat read, and read on the phone
+    # marks the GHL conversation read (bridge/read_sync.py).
+    read_sync: bool = True
 
     def ignores(self, chat_id: str) -> bool:
         if not self.ignored_chats:
@@ -56,6 +59,7 @@ def from_stored(raw: Any) -> NumberSettings:
         reject_calls=data.get("reject_calls") is True,
         call_reply=str(data.get("call_reply") or ""),
         ignored_chats=tuple(str(x) for x in ignored) if isinstance(ignored, list) else (),
+        read_sync=data.get("read_sync") is not False,
     )
 
 
@@ -87,7 +91,7 @@ def _chat_entry(value: Any) -> str:
 
 def merged(current: NumberSettings, body: dict[str, Any]) -> NumberSettings:
     """`current` with the changes a request asks for; a 400 for anything malformed."""
-    known = {"notes_language", "reject_calls", "call_reply", "ignored_chats"}
+    known = {"notes_language", "reject_calls", "call_reply", "ignored_chats", "read_sync"}
     if not body or not body.keys() <= known:
         raise _bad(f"Send one or more of: {', '.join(sorted(known))}.")
     data = current.view()
@@ -95,10 +99,11 @@ def merged(current: NumberSettings, body: dict[str, Any]) -> NumberSettings:
         if body["notes_language"] not in LANGUAGES:
             raise _bad(f"notes_language is one of {', '.join(LANGUAGES)}.")
         data["notes_language"] = body["notes_language"]
-    if "reject_calls" in body:
-        if not isinstance(body["reject_calls"], bool):
-            raise _bad("reject_calls must be true or false.")
-        data["reject_calls"] = body["reject_calls"]
+    for flag in ("reject_calls", "read_sync"):
+        if flag in body:
+            if not isinstance(body[flag], bool):
+                raise _bad(f"{flag} must be true or false.")
+            data[flag] = body[flag]
     if "call_reply" in body:
         reply = body["call_reply"]
         if not isinstance(reply, str) or len(reply) > MAX_CALL_REPLY:

@@ -9,6 +9,7 @@ import httpx
 
 from connectors.events import (
     Ack,
+    ChatRead,
     Edited,
     EngineEvent,
     Ignored,
@@ -22,6 +23,7 @@ from ghl_app.bridge.event_kinds import EventKinds
 from ghl_app.bridge.inbound import InboundBridge
 from ghl_app.bridge.media.links import MediaLinks
 from ghl_app.bridge.outbound import OutboundBridge
+from ghl_app.bridge.read_sync import ReadSync
 from ghl_app.ghl.client import GhlClient
 from ghl_app.jobs import JobQueue
 from ghl_app.sessions import SessionManager
@@ -57,6 +59,7 @@ class Bridge:
         )
         self.acks = AckBridge(queue=queue, client=client)
         self.kinds = EventKinds(store=self.inbound.store, sessions=sessions)
+        self.reads = ReadSync(queue=queue, client=client, sessions=sessions)
         sessions.add_message_listener(self.on_engine_event)
 
     async def on_engine_event(
@@ -76,6 +79,8 @@ class Bridge:
             await self.kinds.on_revoked(instance_id, location_id, event)
         elif isinstance(event, IncomingCall):
             await self.kinds.on_call(instance_id, location_id, event)
+        elif isinstance(event, ChatRead):
+            await self.reads.on_chat_read(instance_id, location_id, event)
 
     async def aclose(self) -> None:
         await self.http.aclose()

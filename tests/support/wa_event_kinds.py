@@ -24,3 +24,11 @@ class PhoneEvents(FakeWhatsApp):
     async def rejected_calls(self) -> list[str]:
         result: list[str] = await self._call("rejectedCalls")
         return result
+
+    async def phone_reads_chat(self, chat: str) -> None:
+        await self._call("phoneReadsChat", chat)
+
+    async def marked_read(self) -> list[str]:
+        """Chats WPP.chat.markIsRead was called for."""
+        result: list[str] = await self._call("markedRead")
+        return result

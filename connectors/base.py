@@ -92,7 +92,10 @@ class Engine(Protocol):
         filename: str,
         caption: str | None,
         message_id: str,
-    ) -> SentMessage: ...
+        voice: bool = False,
+    ) -> SentMessage:
+        """`voice`: an OGG/Opus audio sent as a voice note (PTT), not as a file."""
+        ...
 
     async def download_media(self, message_id: str) -> Media: ...
 

@@ -314,6 +314,7 @@ class PlaywrightEngine:
         filename: str,
         caption: str | None,
         message_id: str,
+        voice: bool = False,
     ) -> SentMessage:
         data_url = f"data:{mimetype};base64,{base64.b64encode(data).decode()}"
         options = {
@@ -321,6 +322,7 @@ class PlaywrightEngine:
             "filename": filename,
             "caption": caption,
             "messageId": message_id,
+            "voice": voice,
         }
         return _sent(await self._command("sendFile", chat_id, data_url, options))
 

@@ -457,7 +457,10 @@
     async sendFile(chatId, dataUrl, opts) {
       const result = await WPP.chat.sendFileMessage(chatId, dataUrl, {
         ...SEND_OPTIONS,
-        type: fileType(opts.mimetype),
+        // chat/functions/sendFileMessage.ts: `type: 'audio', isPtt: true` sends a voice note
+        // (PTT) instead of an audio file (issue 16).
+        type: opts.voice ? 'audio' : fileType(opts.mimetype),
+        isPtt: opts.voice ? true : undefined,
         caption: opts.caption || undefined,
         filename: opts.filename,
         mimetype: opts.mimetype,

@@ -20,7 +20,7 @@ from ghl_app import phones
 from ghl_app.bridge import media, routing
 from ghl_app.bridge._errors import job_error
 from ghl_app.bridge.acks import report_status
-from ghl_app.bridge.media import fetch
+from ghl_app.bridge.media import fetch, voice_note
 from ghl_app.errors import AppError
 from ghl_app.ghl.client import GhlClient
 from ghl_app.ghl.http import GhlApiError
@@ -356,19 +356,29 @@ class OutboundBridge:
                 )
             # The per-file cap also bounds the whole message: what one file used is spent.
             budget = media.MAX_OUTBOUND_BYTES * 2
+            reserved_used = False
             for index, url in enumerate(attachments):
                 data, mimetype, filename = await self._fetch(url, budget)
                 budget -= len(data)
-                # The first file carries the reserved id and the text as its caption; later
+                caption = (message.body or None) if index == 0 else None
+                voice = await voice_note.as_voice_note(data, mimetype, filename)
+                if voice is not None:
+                    data, mimetype, filename = voice.data, voice.mimetype, voice.filename
+                    if caption:  # a voice note has no caption: the text goes first, alone
+                        await engine.send_text(chat_id, caption, message_id=wa_id)
+                        caption, reserved_used = None, True
+                # The first send carries the reserved id (and the text as its caption); later
                 # files get ids of their own, stored first like every send.
-                file_id = wa_id if index == 0 else await self._reserve_extra(message)
+                file_id = await self._reserve_extra(message) if reserved_used else wa_id
+                reserved_used = True
                 await engine.send_file(
                     chat_id,
                     data,
                     mimetype=mimetype,
                     filename=filename,
-                    caption=(message.body or None) if index == 0 else None,
+                    caption=caption,
                     message_id=file_id,
+                    voice=voice is not None,
                 )
         except EngineError as exc:
             if exc.code in ("not_running", "wa_timeout", "send_failed"):

@@ -107,6 +107,10 @@ class Engine(Protocol):
         """Send the chat's read receipts, as opening it on the phone does."""
         ...
 
+    async def mark_composing(self, chat_id: str, seconds: float) -> None:
+        """Show "typing…" in the chat for `seconds`."""
+        ...
+
     async def reject_call(self, call_id: str) -> bool:
         """Decline a ringing call; False when it is no longer ringing."""
         ...

@@ -353,6 +353,9 @@ class PlaywrightEngine:
     async def mark_read(self, chat_id: str) -> None:
         await self._command("markRead", chat_id)
 
+    async def mark_composing(self, chat_id: str, seconds: float) -> None:
+        await self._command("composing", chat_id, int(seconds * 1000))
+
     async def reject_call(self, call_id: str) -> bool:
         try:
             return bool(await self._command("rejectCall", call_id))

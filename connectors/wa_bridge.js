@@ -489,6 +489,12 @@
       const result = await WPP.chat.markIsRead(chatId);
       return { chat_id: str(result && result.wid), unread: result ? result.unreadCount : null };
     },
+    // chat/functions/markIsComposing.ts: `markIsComposing(chatId, duration?)`, async; "typing…"
+    // for `duration` ms, then paused.
+    async composing(chatId, ms) {
+      await WPP.chat.markIsComposing(chatId, ms);
+      return true;
+    },
     // call/functions/reject.ts: `reject(callId?)`, async; throws call_not_found once it ended.
     async rejectCall(callId) {
       return await WPP.call.reject(callId);

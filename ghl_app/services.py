@@ -13,6 +13,7 @@ import httpx
 from ghl_app.bridge import Bridge
 from ghl_app.bridge.api_sends import ApiSends
 from ghl_app.bridge.media.links import MediaLinks
+from ghl_app.bridge.pacing import Pacing
 from ghl_app.bridge.workflow_sends import WorkflowSends
 from ghl_app.events import InProcessEventBus
 from ghl_app.ghl.integration import BUDGET_WAIT_S, GhlIntegration
@@ -62,6 +63,11 @@ class Services:
             routing_tag_prefix=settings.workflow_routing_tag_prefix,
             attachment_hosts=settings.attachment_allowed_hosts,
             media_links=self.media_links,
+            pacing=Pacing(
+                min_gap_s=settings.send_min_gap_seconds,
+                jitter_s=settings.send_jitter_seconds,
+                per_minute=settings.sends_per_minute,
+            ),
         )
         # GHL workflows: our action sends through the bridge; our triggers hear the bridge
         # (a message in GHL) and the sessions (a number down or back).

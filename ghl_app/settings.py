@@ -168,6 +168,11 @@ class Settings:
     # each chat's latest messages.
     catch_up_max_days: int = 3
     catch_up_per_chat: int = 100
+    # Outbound pacing, for numbers that set none of their own (issue 16, bridge/pacing.py):
+    # a minimum gap between two sends of a number, a random jitter on top, a per-minute cap.
+    send_min_gap_seconds: float = 2.0
+    send_jitter_seconds: float = 1.5
+    sends_per_minute: int = 20
 
     @property
     def location_session_quota(self) -> int:
@@ -405,6 +410,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         takeover_on_conflict=_bool(env, "WA_TAKEOVER_ON_CONFLICT", True),
         catch_up_max_days=_int(env, "CATCH_UP_MAX_DAYS", 3, low=0, high=365),
         catch_up_per_chat=_int(env, "CATCH_UP_PER_CHAT", 100, low=1, high=10_000),
+        send_min_gap_seconds=_float(env, "SEND_MIN_GAP_SECONDS", 2.0, low=0.0),
+        send_jitter_seconds=_float(env, "SEND_JITTER_SECONDS", 1.5, low=0.0),
+        sends_per_minute=_int(env, "SENDS_PER_MINUTE", 20, low=0, high=10_000),
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ghl_app import phones
+from ghl_app.bridge.pacing import Pacing
 from ghl_app.errors import AppError
 from ghl_app.models import Instance
 
@@ -29,6 +30,25 @@ class NumberSettings:
     # Read state both ways: read in GHL marks the WhatsApp chat read, and read on the phone
     # marks the GHL conversation read (bridge/read_sync.py).
     read_sync: bool = True
+    # Outbound pacing (bridge/pacing.py); None = the app's defaults (SEND_* settings).
+    pacing_min_gap_s: float | None = None
+    pacing_jitter_s: float | None = None
+    pacing_per_minute: int | None = None
+    typing: bool = False
+    typing_max_s: float = 3.0
+
+    def pacing(self, defaults: Pacing) -> Pacing:
+        return Pacing(
+            min_gap_s=defaults.min_gap_s
+            if self.pacing_min_gap_s is None
+            else self.pacing_min_gap_s,
+            jitter_s=defaults.jitter_s if self.pacing_jitter_s is None else self.pacing_jitter_s,
+            per_minute=(
+                defaults.per_minute if self.pacing_per_minute is None else self.pacing_per_minute
+            ),
+            typing=self.typing,
+            typing_max_s=self.typing_max_s,
+        )
 
     def ignores(self, chat_id: str) -> bool:
         if not self.ignored_chats:
@@ -60,7 +80,21 @@ def from_stored(raw: Any) -> NumberSettings:
         call_reply=str(data.get("call_reply") or ""),
         ignored_chats=tuple(str(x) for x in ignored) if isinstance(ignored, list) else (),
         read_sync=data.get("read_sync") is not False,
+        pacing_min_gap_s=_number(data.get("pacing_min_gap_s")),
+        pacing_jitter_s=_number(data.get("pacing_jitter_s")),
+        pacing_per_minute=_whole(data.get("pacing_per_minute")),
+        typing=data.get("typing") is True,
+        typing_max_s=_number(data.get("typing_max_s")) or 3.0,
     )
+
+
+def _number(value: Any) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+    return float(value) if ok else None
+
+
+def _whole(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 async def load(instance_id: uuid.UUID, location_id: str) -> NumberSettings:
@@ -89,9 +123,19 @@ def _chat_entry(value: Any) -> str:
     return e164
 
 
+# The pacing settings a number may set, with their bounds.
+_LIMITS: dict[str, tuple[float, float]] = {
+    "pacing_min_gap_s": (0, 600),
+    "pacing_jitter_s": (0, 600),
+    "pacing_per_minute": (0, 1000),
+    "typing_max_s": (0, 20),
+}
+
+
 def merged(current: NumberSettings, body: dict[str, Any]) -> NumberSettings:
     """`current` with the changes a request asks for; a 400 for anything malformed."""
     known = {"notes_language", "reject_calls", "call_reply", "ignored_chats", "read_sync"}
+    known |= set(_LIMITS) | {"typing"}
     if not body or not body.keys() <= known:
         raise _bad(f"Send one or more of: {', '.join(sorted(known))}.")
     data = current.view()
@@ -99,7 +143,18 @@ def merged(current: NumberSettings, body: dict[str, Any]) -> NumberSettings:
         if body["notes_language"] not in LANGUAGES:
             raise _bad(f"notes_language is one of {', '.join(LANGUAGES)}.")
         data["notes_language"] = body["notes_language"]
-    for flag in ("reject_calls", "read_sync"):
+    for name, (low, high) in _LIMITS.items():
+        if name in body:
+            value = body[name]
+            if value is None:
+                data[name] = None  # back to the app's default
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise _bad(f"{name} must be a number.")
+            if not low <= value <= high or (name == "pacing_per_minute" and value != int(value)):
+                raise _bad(f"{name} must be between {low} and {high}.")
+            data[name] = int(value) if name == "pacing_per_minute" else float(value)
+    for flag in ("reject_calls", "read_sync", "typing"):
         if flag in body:
             if not isinstance(body[flag], bool):
                 raise _bad(f"{flag} must be true or false.")

@@ -21,6 +21,8 @@ from ghl_app.bridge import media, routing
 from ghl_app.bridge._errors import job_error
 from ghl_app.bridge.acks import report_status
 from ghl_app.bridge.media import fetch, voice_note
+from ghl_app.bridge.pacing import Pacing
+from ghl_app.bridge.send_turns import SendTurns
 from ghl_app.errors import AppError
 from ghl_app.ghl.client import GhlClient
 from ghl_app.ghl.http import GhlApiError
@@ -147,7 +149,10 @@ class OutboundBridge:
         http: httpx.AsyncClient,
         routing_tag_prefix: str = "whatsapp:",
         attachment_hosts: tuple[str, ...] = fetch.GHL_FILE_HOSTS,
+        pacing: Pacing | None = None,
     ) -> None:
+        # Each number's sends take turns (issue 16); no pacing unless the app gives defaults.
+        self.turns = SendTurns(pacing or Pacing(min_gap_s=0, jitter_s=0, per_minute=0))
         self._fetcher = fetch.AttachmentFetcher(
             http, allowed_hosts=attachment_hosts, max_bytes=media.MAX_OUTBOUND_BYTES
         )
@@ -254,7 +259,9 @@ class OutboundBridge:
             await Message.filter(id=message.id).update(
                 instance_id=instance.id, contact_id=contact.id
             )
+            await self.turns.take(engine, instance.id, message, chat_id)
             await self._deliver(engine, message, chat_id)
+            self.turns.done(instance.id, message.id)
         except PermanentError as exc:
             await self._fail(message, str(exc))
             raise

@@ -23,6 +23,7 @@ from ghl_app.bridge.event_kinds import EventKinds
 from ghl_app.bridge.inbound import InboundBridge
 from ghl_app.bridge.media.links import MediaLinks
 from ghl_app.bridge.outbound import OutboundBridge
+from ghl_app.bridge.pacing import Pacing
 from ghl_app.bridge.read_sync import ReadSync
 from ghl_app.ghl.client import GhlClient
 from ghl_app.jobs import JobQueue
@@ -40,6 +41,7 @@ class Bridge:
         media_links: MediaLinks,
         routing_tag_prefix: str = "whatsapp:",
         attachment_hosts: tuple[str, ...] = (),
+        pacing: Pacing | None = None,
     ) -> None:
         self.http = httpx.AsyncClient(timeout=30)
         self.inbound = InboundBridge(
@@ -56,6 +58,7 @@ class Bridge:
             http=self.http,
             routing_tag_prefix=routing_tag_prefix,
             attachment_hosts=attachment_hosts,
+            pacing=pacing,
         )
         self.acks = AckBridge(queue=queue, client=client)
         self.kinds = EventKinds(store=self.inbound.store, sessions=sessions)

@@ -32,3 +32,8 @@ class PhoneEvents(FakeWhatsApp):
         """Chats WPP.chat.markIsRead was called for."""
         result: list[str] = await self._call("markedRead")
         return result
+
+    async def composing(self) -> list[dict[str, Any]]:
+        """markIsComposing calls: {chat_id, duration (ms), at (page ms)}."""
+        result: list[dict[str, Any]] = await self._call("composing")
+        return result

@@ -1,7 +1,9 @@
 """`/api/instances/{id}/event-settings`: a number's settings for the WhatsApp events of issue 16
 (notes language, calls, ignore list); ghl_app/bridge/number_settings.py holds their meaning.
 
-- `GET` -> `{"notes_language", "reject_calls", "call_reply", "ignored_chats"}`
+- `GET` -> `{"notes_language", "reject_calls", "call_reply", "ignored_chats", "read_sync",
+  "pacing_min_gap_s", "pacing_jitter_s", "pacing_per_minute", "typing", "typing_max_s",
+  "groups_enabled"}` (groups are changed through `PATCH /api/instances/{id}/settings`)
 - `PATCH` with any of those keys -> the settings after the change (400 `bad_setting` when
   malformed; admins only, like the other settings that change what reaches GHL).
 """
@@ -40,7 +42,12 @@ async def get_settings(request: Request) -> JSONResponse:
     claims = require_claims(request)
     instance_id = await _instance_id(request, claims.location_id)
     settings = await number_settings.load(instance_id, claims.location_id)
-    return JSONResponse(settings.view())
+    # Groups are set through PATCH /api/instances/{id}/settings; shown here so the page's
+    # settings panel reads everything of the number in one call.
+    groups = await Instance.filter(id=instance_id, location_id=claims.location_id).values_list(
+        "groups_enabled", flat=True
+    )
+    return JSONResponse({**settings.view(), "groups_enabled": bool(groups and groups[0])})
 
 
 async def patch_settings(request: Request) -> JSONResponse:

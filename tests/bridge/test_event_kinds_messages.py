@@ -175,4 +175,11 @@ async def test_bad_event_settings_are_a_clear_400(bridged: Bridged) -> None:
         "reject_calls": False,
         "call_reply": "",
         "ignored_chats": [],
+        "read_sync": True,
+        "pacing_min_gap_s": None,
+        "pacing_jitter_s": None,
+        "pacing_per_minute": None,
+        "typing": False,
+        "typing_max_s": 3.0,
+        "groups_enabled": False,
     }

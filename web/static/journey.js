@@ -16,6 +16,10 @@ function row(message) {
     el("span", { class: "journey-body", text: (message.body || "").slice(0, 80) }),
     route ? el("span", { class: "journey-route", text: t(`journey.route.${route}`) }) : null,
     message.error && message.status === "failed" ? el("span", { class: "journey-error", text: message.error }) : null,
+    // A send waiting its number's turn (issue 16, paced sending: bridge/send_turns.py).
+    message.status === "pending" && (message.error || "").startsWith("queued")
+      ? el("span", { class: "journey-queued", text: t("journey.queued") })
+      : null,
   );
 }
 

@@ -74,4 +74,5 @@ def revoked_event(instance_id: str, data: dict[str, Any]) -> Revoked:
         instance_id=instance_id,
         message_id=str(data["message_id"]),
         chat_id=str(data["chat_id"]),
+        from_me=data.get("from_me") is True,
     )

@@ -116,6 +116,8 @@ class Revoked:
     instance_id: str
     message_id: str
     chat_id: str
+    # The deleted message was the number's own (wa-js's refId.fromMe; issue 16).
+    from_me: bool = False
 
 
 @dataclass(frozen=True, slots=True)

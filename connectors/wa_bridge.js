@@ -399,7 +399,9 @@
     );
     on('chat.msg_revoke', (ev) => {
       const ref = key(ev.refId);
-      if (ref) emit('revoked', { message_id: ref.id, chat_id: ref.remote || str(ev.from) });
+      if (ref) {
+        emit('revoked', { message_id: ref.id, chat_id: ref.remote || str(ev.from), from_me: ref.fromMe });
+      }
     });
     attachEventKinds(on);
     // loader/index.ts never replays `ready` to a listener added after it: check first.

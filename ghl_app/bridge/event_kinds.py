@@ -16,7 +16,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import new_message_id
+from connectors.base import EngineError, new_message_id
 from connectors.events import Edited, IncomingCall, Reaction, Revoked
 from connectors.events import Message as WaMessage
 from ghl_app.bridge import number_settings
@@ -231,7 +231,7 @@ class EventKinds:
 
     async def on_revoked(self, instance_id: uuid.UUID, location_id: str, event: Revoked) -> None:
         original = await self._original(instance_id, location_id, event.message_id)
-        if original is not None and original.direction == Direction.OUTBOUND:
+        if event.from_me or (original is not None and original.direction == Direction.OUTBOUND):
             return  # ours, deleted from the phone: GHL keeps what was sent, nothing to tell
         settings = await number_settings.load(instance_id, location_id)
         await self._store(
@@ -256,14 +256,18 @@ class EventKinds:
         engine = self._sessions.engine_for(instance_id)
         extra = {"instance_id": str(instance_id), "location_id": location_id}
         if settings.reject_calls and engine is not None:
-            declined = await engine.reject_call(event.call_id)
-            if declined and settings.call_reply:
-                # Its echo (a from-me message of the chat) reaches GHL like a message typed on
-                # the phone: the thread shows what the caller was told.
-                await engine.send_text(
-                    event.chat_id, settings.call_reply, message_id=new_message_id()
-                )
-            log.info("whatsapp call declined (%s)", medium, extra=extra)
+            try:
+                declined = await engine.reject_call(event.call_id)
+                if declined and settings.call_reply:
+                    # Its echo (a from-me message of the chat) reaches GHL like a message
+                    # typed on the phone: the thread shows what the caller was told.
+                    await engine.send_text(
+                        event.chat_id, settings.call_reply, message_id=new_message_id()
+                    )
+            except EngineError as exc:  # the call is still noted, as missed if not declined
+                log.warning("declining a whatsapp call failed: %s", exc, extra=extra)
+            if declined:
+                log.info("whatsapp call declined (%s)", medium, extra=extra)
         name = f"declined_{medium}" if declined else f"missed_{medium}"
         await self._store(
             instance_id,

@@ -168,3 +168,14 @@ async def test_a_number_set_to_reject_calls_declines_and_answers_with_its_text(
         (TEXTS[language]["declined"], "inbound"),
         (reply, "outbound"),
     ]
+
+
+async def test_deleting_the_numbers_own_message_on_the_phone_leaves_no_note(
+    bridged: Bridged,
+) -> None:
+    phone = phone_of(bridged)
+    own = await phone.phone_typed(f"{CUSTOMER}@c.us", "sent by mistake")
+    await posted(bridged, 1)
+    await phone.revoke(own["id"])
+    await phone.deliver(**{"from": CUSTOMER, "body": "after"})
+    assert await posted(bridged, 2) == ["sent by mistake", "after"]

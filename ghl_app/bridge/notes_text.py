@@ -25,6 +25,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "quoted": "↩ «{quote}»",
         "forwarded": "[Forwarded]",
         "media": "[{kind}]",
+        "voice_note": "Voice note ({duration})",
+        "audio": "Audio ({duration})",
     },
     "pt-BR": {
         "reacted": "{emoji} reagiu a: «{quote}»",
@@ -46,6 +48,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "quoted": "↩ «{quote}»",
         "forwarded": "[Encaminhada]",
         "media": "[{kind}]",
+        "voice_note": "Mensagem de voz ({duration})",
+        "audio": "Áudio ({duration})",
     },
 }
 

@@ -13,6 +13,8 @@ import pytest
 from bridge.conftest import Bridged, wait_for
 from bridge.test_event_kinds import CUSTOMER, phone_of, posted, set_settings, texts
 
+from support.media_samples import ogg_opus_voice_note
+
 LANGUAGES = pytest.mark.parametrize("language", ["en", "pt-BR"])
 
 ANA = (
@@ -183,3 +185,17 @@ async def test_bad_event_settings_are_a_clear_400(bridged: Bridged) -> None:
         "typing_max_s": 3.0,
         "groups_enabled": False,
     }
+
+
+@pytest.mark.parametrize(
+    ("language", "heading"), [("en", "Voice note (0:02)"), ("pt-BR", "Mensagem de voz (0:02)")]
+)
+async def test_a_voice_note_plays_in_ghl_with_its_duration_in_the_numbers_language(
+    bridged: Bridged, language: str, heading: str
+) -> None:
+    await set_settings(bridged, notes_language=language)
+    voice = ogg_opus_voice_note(2.0)
+    await deliver(bridged, type="ptt", media=(voice, "audio/ogg; codecs=opus", None))
+    assert await posted(bridged, 1) == [heading]
+    [upload] = bridged.fake.uploads
+    assert upload["data"][:3] == b"ID3" or upload["data"][:2] == b"\xff\xfb"  # an MP3

@@ -84,8 +84,12 @@ def from_stored(raw: Any) -> NumberSettings:
         pacing_jitter_s=_number(data.get("pacing_jitter_s")),
         pacing_per_minute=_whole(data.get("pacing_per_minute")),
         typing=data.get("typing") is True,
-        typing_max_s=_number(data.get("typing_max_s")) or 3.0,
+        typing_max_s=_or(_number(data.get("typing_max_s")), 3.0),
     )
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
 
 
 def _number(value: Any) -> float | None:

@@ -47,6 +47,8 @@ def message_view(message: Message) -> dict[str, Any]:
         # A reaction, edit or delete note: the WhatsApp id of the message it is about
         # (ghl_app/bridge/event_kinds.py).
         "note_of": (message.media or {}).get("of"),
+        # A voice note sent from GHL: its length in seconds (bridge/media/voice_note.py).
+        "voice_seconds": (message.media or {}).get("voice_seconds"),
         "wa_message_id": message.wa_message_id,
         "ghl_message_id": message.ghl_message_id,
         "created_at": _iso(message.created_at),

@@ -371,6 +371,9 @@ class OutboundBridge:
                 voice = await voice_note.as_voice_note(data, mimetype, filename)
                 if voice is not None:
                     data, mimetype, filename = voice.data, voice.mimetype, voice.filename
+                    await voice_note.remember_duration(
+                        message.id, message.location_id, voice.seconds
+                    )
                     if caption:  # a voice note has no caption: the text goes first, alone
                         await engine.send_text(chat_id, caption, message_id=wa_id)
                         caption, reserved_used = None, True

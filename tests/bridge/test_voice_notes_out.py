@@ -66,6 +66,14 @@ async def test_an_mp3_reply_goes_out_as_an_ogg_opus_voice_note_after_its_text(
         ("ptt", None),
     ]
     assert note["caption"] in (None, "reply.ogg")  # wa-js puts the filename when none is given
+    # The number's journey shows the voice note's length.
+    async with bridged.app.client() as client:
+        journey = await client.get(
+            f"/api/instances/{bridged.instance_id}/messages",
+            headers={"Authorization": f"Bearer {bridged.token}"},
+        )
+    [reply] = [m for m in journey.json()["messages"] if m["body"] == "here is the audio"]
+    assert abs(reply["voice_seconds"] - seconds) < 0.2
 
 
 async def test_an_ogg_opus_reply_goes_as_it_is(bridged: Bridged) -> None:

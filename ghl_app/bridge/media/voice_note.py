@@ -13,6 +13,8 @@ from fractions import Fraction
 
 import av
 
+from ghl_app.models import Message
+
 log = logging.getLogger(__name__)
 
 VOICE_MIMETYPE = "audio/ogg; codecs=opus"
@@ -85,3 +87,11 @@ async def as_voice_note(data: bytes, mimetype: str, filename: str) -> VoiceNote 
     except ValueError as exc:
         log.warning("audio reply not convertible to a voice note, sent as a file: %s", exc)
         return None
+
+
+async def remember_duration(message_id: int, location_id: str, seconds: float) -> None:
+    """The number's journey shows how long the voice note it sent is."""
+    row = await Message.get_or_none(id=message_id, location_id=location_id)
+    if row is not None:
+        row.media = {**(row.media or {}), "voice_seconds": round(seconds, 1)}
+        await row.save(update_fields=["media", "updated_at"])

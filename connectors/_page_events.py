@@ -56,6 +56,7 @@ def message_event(instance_id: str, data: dict[str, Any]) -> Message:
         quoted_id=_opt_str(data, "quoted_id"),
         sender_phone=f"+{sender}" if sender and sender.isdigit() else None,
         chat_name=_opt_str(data, "chat_name") if is_group else None,
+        details=data["details"] if isinstance(data.get("details"), dict) else {},
     )
 
 
@@ -74,4 +75,5 @@ def revoked_event(instance_id: str, data: dict[str, Any]) -> Revoked:
         instance_id=instance_id,
         message_id=str(data["message_id"]),
         chat_id=str(data["chat_id"]),
+        from_me=data.get("from_me") is True,
     )

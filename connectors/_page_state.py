@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors import _page_events
+from connectors import _page_events, _page_kinds
 from connectors._health import BACKEND_PROBLEMS, Health
 from connectors.events import (
     Connected,
@@ -101,6 +101,8 @@ def translate(
         kind_of = str(data.get("type"))[:40]
         log.info("whatsapp %s message ignored", kind_of, extra={"instance_id": instance_id})
         return Ignored(instance_id, str(data.get("id")), str(data.get("chat_id")), kind_of)
+    if kind in _page_kinds.KINDS:
+        return _page_kinds.translate(instance_id, data)
     if kind == "pairing_code":
         if login.connected:
             return None

@@ -95,13 +95,28 @@ class Engine(Protocol):
         filename: str,
         caption: str | None,
         message_id: str,
-    ) -> SentMessage: ...
+        voice: bool = False,
+    ) -> SentMessage:
+        """`voice`: an OGG/Opus audio sent as a voice note (PTT), not as a file."""
+        ...
 
     async def download_media(self, message_id: str) -> Media: ...
 
     async def resolve_phone(self, phone: str) -> ResolvedId | None: ...
 
     async def request_pairing_code(self, phone: str) -> str: ...
+
+    async def mark_read(self, chat_id: str) -> None:
+        """Send the chat's read receipts, as opening it on the phone does."""
+        ...
+
+    async def mark_composing(self, chat_id: str, seconds: float) -> None:
+        """Show "typing…" in the chat for `seconds`."""
+        ...
+
+    async def reject_call(self, call_id: str) -> bool:
+        """Decline a ringing call; False when it is no longer ringing."""
+        ...
 
     async def catch_up(self, since: int, chats: Mapping[str, int] | None = None) -> int:
         """Replay, as message events, what WhatsApp Web holds and never told us: of each chat

@@ -7,9 +7,10 @@ into strings inside the page (see docs/whatsapp-web.md) and never reach Python.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,9 @@ class Message:
     quoted_id: str | None
     sender_phone: str | None
     chat_name: str | None = None
+    # What the message carries beyond its text (issue 16; connectors/wa_bridge.js
+    # messageDetails): `location`, `vcards`, `poll`, `view_once`, `forwarded`, `quoted_text`.
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +120,8 @@ class Revoked:
     instance_id: str
     message_id: str
     chat_id: str
+    # The deleted message was the number's own (wa-js's refId.fromMe; issue 16).
+    from_me: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +145,56 @@ class WaProblem:
     problem: str
 
 
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    """Someone reacted to a message (wa-js `chat.new_reaction`); `text` '' = removed.
+    `id` is the reaction's own short id, `message_id` the reacted message's."""
+
+    instance_id: str
+    id: str
+    chat_id: str
+    message_id: str
+    text: str
+    from_me: bool
+    sender: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Edited:
+    """A message was edited (wa-js `chat.msg_edited`): `message_id` is the original's short
+    id, `edit_id` the edit's own (when WhatsApp Web gives it), `text` the new text."""
+
+    instance_id: str
+    message_id: str
+    chat_id: str
+    from_me: bool
+    edit_id: str | None
+    text: str | None
+    is_group: bool
+    author: str | None
+    notify_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingCall:
+    """A call is ringing (wa-js `call.incoming_call`); `chat_id` is the caller's wid."""
+
+    instance_id: str
+    call_id: str
+    chat_id: str
+    is_video: bool
+    is_group: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRead:
+    """The chat's unread messages were read on the phone (wa-js `chat.unread_count_changed`
+    down to 0)."""
+
+    instance_id: str
+    chat_id: str
+
+
 EngineEvent = (
     Qr
     | PairingCode
@@ -151,5 +207,9 @@ EngineEvent = (
     | Revoked
     | Ignored
     | WaProblem
+    | Reaction
+    | Edited
+    | IncomingCall
+    | ChatRead
 )
 EventSink = Callable[[EngineEvent], Awaitable[None]]

@@ -315,6 +315,7 @@ class PlaywrightEngine:
         filename: str,
         caption: str | None,
         message_id: str,
+        voice: bool = False,
     ) -> SentMessage:
         data_url = f"data:{mimetype};base64,{base64.b64encode(data).decode()}"
         options = {
@@ -322,6 +323,7 @@ class PlaywrightEngine:
             "filename": filename,
             "caption": caption,
             "messageId": message_id,
+            "voice": voice,
         }
         return _sent(await self._command("sendFile", chat_id, data_url, options))
 
@@ -349,6 +351,20 @@ class PlaywrightEngine:
                 limit_s=_CATCH_UP_TIMEOUT_S,
             )
         )
+
+    async def mark_read(self, chat_id: str) -> None:
+        await self._command("markRead", chat_id)
+
+    async def mark_composing(self, chat_id: str, seconds: float) -> None:
+        await self._command("composing", chat_id, int(seconds * 1000))
+
+    async def reject_call(self, call_id: str) -> bool:
+        try:
+            return bool(await self._command("rejectCall", call_id))
+        except EngineError as exc:
+            if "call_not_found" in str(exc) or "not incoming" in str(exc):
+                return False  # it stopped ringing first (call/functions/reject.ts)
+            raise
 
     async def request_pairing_code(self, phone: str) -> str:
         code = str(await self._command("pairingCode", _digits(phone)))

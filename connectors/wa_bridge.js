@@ -198,7 +198,103 @@
       quoted_id: quoted ? quoted.id : null,
       sender_phone: senderPhone(msg, chatId, isGroup, k.fromMe),
       chat_name: isGroup ? groupSubject(msg, chatId) : null,
+      details: messageDetails(msg),
     };
+  };
+
+  // -- Issue 16: what a message carries beyond its text, and the events that are not messages.
+  // Fields read from whatsapp/models/MsgModel.ts (wa-js 4.6.0) as wa-js's own senders fill them:
+  // location `{lat, lng, loc: "name\naddress", clientUrl}` (chat/functions/
+  // sendLocationMessage.ts); a vcard's body is the card and multi_vcard has `vcardList:
+  // [{displayName, vcard}]` (sendVCardContactMessage.ts); a poll is `poll_creation` with
+  // `pollName` and `pollOptions: [{name, localId}]` (sendCreatePollMessage.ts); `isViewOnce`,
+  // `isForwarded`, and `quotedMsg` (the quoted message's fields). Never throws.
+  const textOf = (value) => (typeof value === 'string' && value ? value : null);
+  const messageDetails = (msg) => {
+    const out = {};
+    try {
+      if (msg.isForwarded) out.forwarded = true;
+      if (msg.isViewOnce) out.view_once = true;
+      if (msg.type === 'location') {
+        out.location = {
+          lat: typeof msg.lat === 'number' ? msg.lat : null,
+          lng: typeof msg.lng === 'number' ? msg.lng : null,
+          loc: textOf(msg.loc),
+          url: textOf(msg.clientUrl),
+        };
+      } else if (msg.type === 'vcard') {
+        out.vcards = [textOf(msg.body)].filter(Boolean);
+      } else if (msg.type === 'multi_vcard') {
+        out.vcards = (msg.vcardList || []).map((c) => textOf(c && c.vcard)).filter(Boolean);
+      } else if (msg.type === 'poll_creation') {
+        out.poll = {
+          name: textOf(msg.pollName),
+          options: (msg.pollOptions || []).map((o) => textOf(o && o.name)).filter(Boolean),
+        };
+      }
+      const quoted = msg.quotedMsg;
+      if (quoted) {
+        out.quoted_text = quoted.type === 'chat' ? textOf(quoted.body) : textOf(quoted.caption);
+      }
+    } catch (e) {
+      // A model shaped differently: the message still goes, with what was read.
+    }
+    return out;
+  };
+
+  const attachEventKinds = (on) => {
+    // chat/events/registerReactionsEvent.ts: `{id, msgId, reactionText ('' = removed), read,
+    // sender, orphan, orphanReason, timestamp}`; the chat is the reacted message's remote.
+    on('chat.new_reaction', (ev) => {
+      const reaction = key(ev.id);
+      const parent = key(ev.msgId);
+      if (!reaction || !parent) return;
+      emit('reaction', {
+        id: reaction.id,
+        from_me: reaction.fromMe,
+        chat_id: parent.remote,
+        message_id: parent.id,
+        text: typeof ev.reactionText === 'string' ? ev.reactionText : '',
+        sender: str(ev.sender),
+      });
+    });
+    // chat/events/registerEditedMessageEvent.ts: `{chat: msg.to, id: msg.id.toString(), msg}`
+    // on MsgStore 'change:latestEditMsgKey'. `chat` is our own id for an inbound message
+    // (wa-js audit §4), so the chat comes from the key's remote.
+    on('chat.msg_edited', (ev) => {
+      const msg = ev.msg || {};
+      const original = key(ev.id || msg.id);
+      if (!original) return;
+      const edit = msg.latestEditMsgKey ? key(msg.latestEditMsgKey) : null;
+      emit('edited', {
+        message_id: original.id,
+        chat_id: original.remote || str(msg.from),
+        from_me: original.fromMe,
+        edit_id: edit ? edit.id : null,
+        text: msg.type === 'chat' ? textOf(msg.body) : textOf(msg.caption),
+        is_group: (original.remote || '').endsWith('@g.us'),
+        author: str(msg.author),
+        notify_name: msg.notifyName || null,
+      });
+    });
+    // chat/events/registerUnreadCountEvent.ts: `{chat: ChatModel, unreadCount,
+    // previousUnreadCount}` on ChatStore 'change:unreadCount', debounced 50 ms across all chats
+    // (one timer: the last change wins). 0 after unread messages = read on the phone.
+    on('chat.unread_count_changed', (ev) => {
+      if (ev.unreadCount === 0 && ev.previousUnreadCount !== 0 && ev.chat) {
+        emit('chat_read', { chat_id: str(ev.chat.id) });
+      }
+    });
+    // call/events/registerIncomingCallEvent.ts: `{id, isGroup, isVideo, offerTime, sender,
+    // peerJid}`; `sender` is the caller's wid without a device.
+    on('call.incoming_call', (call) => {
+      emit('call', {
+        id: String(call.id),
+        chat_id: str(call.sender),
+        is_video: !!call.isVideo,
+        is_group: !!call.isGroup,
+      });
+    });
   };
 
   const own = () => {
@@ -322,8 +418,11 @@
     );
     on('chat.msg_revoke', (ev) => {
       const ref = key(ev.refId);
-      if (ref) emit('revoked', { message_id: ref.id, chat_id: ref.remote || str(ev.from) });
+      if (ref) {
+        emit('revoked', { message_id: ref.id, chat_id: ref.remote || str(ev.from), from_me: ref.fromMe });
+      }
     });
+    attachEventKinds(on);
     // loader/index.ts never replays `ready` to a listener added after it: check first.
     const whenReady = (cb) => (WPP.isReady ? cb() : WPP.loader.onReady(cb));
     whenReady(checkState);
@@ -402,7 +501,10 @@
     async sendFile(chatId, dataUrl, opts) {
       const result = await WPP.chat.sendFileMessage(chatId, dataUrl, {
         ...SEND_OPTIONS,
-        type: fileType(opts.mimetype),
+        // chat/functions/sendFileMessage.ts: `type: 'audio', isPtt: true` sends a voice note
+        // (PTT) instead of an audio file (issue 16).
+        type: opts.voice ? 'audio' : fileType(opts.mimetype),
+        isPtt: opts.voice ? true : undefined,
         caption: opts.caption || undefined,
         filename: opts.filename,
         mimetype: opts.mimetype,
@@ -425,6 +527,21 @@
     // asks for a refresh (genLinkDeviceCodeForPhoneNumber made a new code on every click).
     async pairingCode(phone) {
       return await WPP.conn.startLinkDeviceCodeForPhoneNumber(phone, true);
+    },
+    // chat/functions/markIsRead.ts: async, sends the read receipts (sendSeen) of the chat.
+    async markRead(chatId) {
+      const result = await WPP.chat.markIsRead(chatId);
+      return { chat_id: str(result && result.wid), unread: result ? result.unreadCount : null };
+    },
+    // chat/functions/markIsComposing.ts: `markIsComposing(chatId, duration?)`, async; "typing…"
+    // for `duration` ms, then paused.
+    async composing(chatId, ms) {
+      await WPP.chat.markIsComposing(chatId, ms);
+      return true;
+    },
+    // call/functions/reject.ts: `reject(callId?)`, async; throws call_not_found once it ended.
+    async rejectCall(callId) {
+      return await WPP.call.reject(callId);
     },
     async logout() {
       if (!WPP.conn.isAuthenticated()) return false;

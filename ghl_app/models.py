@@ -129,6 +129,9 @@ class Instance(Model):
     last_error = fields.TextField(null=True)
     is_default = fields.BooleanField(default=False)
     groups_enabled = fields.BooleanField(default=False)
+    # Issue 16's per-number settings (notes language, calls, ignore list): one JSON object,
+    # read through ghl_app/bridge/number_settings.py, which gives absent keys their defaults.
+    event_settings: dict[str, Any] = fields.JSONField(default=dict)
     connected_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

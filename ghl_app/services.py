@@ -13,6 +13,7 @@ import httpx
 from ghl_app.bridge import Bridge
 from ghl_app.bridge.api_sends import ApiSends
 from ghl_app.bridge.media.links import MediaLinks
+from ghl_app.bridge.pacing import Pacing
 from ghl_app.bridge.workflow_sends import WorkflowSends
 from ghl_app.bus import make_bus
 from ghl_app.ghl.integration import BUDGET_WAIT_S, GhlIntegration
@@ -63,6 +64,11 @@ class Services:
             routing_tag_prefix=settings.workflow_routing_tag_prefix,
             attachment_hosts=settings.attachment_allowed_hosts,
             media_links=self.media_links,
+            pacing=Pacing(
+                min_gap_s=settings.send_min_gap_seconds,
+                jitter_s=settings.send_jitter_seconds,
+                per_minute=settings.sends_per_minute,
+            ),
         )
         # GHL workflows: our action sends through the bridge; our triggers hear the bridge
         # (a message in GHL) and the sessions (a number down or back).
@@ -90,6 +96,8 @@ class Services:
         self.bridge.inbound.synced_listeners.append(message_events.on_synced)
         self.bridge.outbound.status_listeners.append(message_events.on_status)
         self.bridge.acks.status_listeners.append(message_events.on_status)
+        # Read in GHL -> the WhatsApp chat marked read (issue 16, bridge/read_sync.py).
+        self.ghl_integration.webhooks.on_conversation_read = self.bridge.reads.on_ghl_read
         self.alerts = DisconnectAlerts(
             queue=self.jobs, hub=self.event_hub, default_grace_s=settings.alert_grace_seconds
         )

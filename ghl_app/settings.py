@@ -181,6 +181,11 @@ class Settings:
     # each chat's latest messages.
     catch_up_max_days: int = 3
     catch_up_per_chat: int = 100
+    # Outbound pacing, for numbers that set none of their own (issue 16, bridge/pacing.py):
+    # a minimum gap between two sends of a number, a random jitter on top, a per-minute cap.
+    send_min_gap_seconds: float = 2.0
+    send_jitter_seconds: float = 1.5
+    sends_per_minute: int = 20
 
     @property
     def location_session_quota(self) -> int:
@@ -421,6 +426,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         redis_url=_redis_url(env),
         profile_store=_profile_store(env),
         profile_snapshot_seconds=_float(env, "PROFILE_SNAPSHOT_SECONDS", 1800.0, low=5.0),
+        send_min_gap_seconds=_float(env, "SEND_MIN_GAP_SECONDS", 2.0, low=0.0),
+        send_jitter_seconds=_float(env, "SEND_JITTER_SECONDS", 1.5, low=0.0),
+        sends_per_minute=_int(env, "SENDS_PER_MINUTE", 20, low=0, high=10_000),
     )
 
 

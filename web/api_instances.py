@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from tortoise.exceptions import IntegrityError
 
+from ghl_app.bridge import number_settings
 from ghl_app.errors import AppError
 from ghl_app.models import Instance, InstanceStatus, Location
 from ghl_app.sessions import SessionManager
@@ -93,7 +94,11 @@ async def create_instance(request: Request) -> JSONResponse:
             409,
         )
     try:
-        instance = await Instance.create(location_id=claims.location_id, name=name)
+        instance = await Instance.create(
+            location_id=claims.location_id,
+            name=name,
+            event_settings=number_settings.initial(claims.locale),
+        )
     except IntegrityError:
         raise _name_taken() from None  # lost a race with an identical create
     log.info(

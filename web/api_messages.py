@@ -46,6 +46,11 @@ def message_view(message: Message) -> dict[str, Any]:
         "media_type": (message.media or {}).get("type"),
         # Outbound: which routing rule picked the number (ghl_app/bridge/routing.py).
         "route": (message.media or {}).get("route"),
+        # A reaction, edit or delete note: the WhatsApp id of the message it is about
+        # (ghl_app/bridge/event_kinds.py).
+        "note_of": (message.media or {}).get("of"),
+        # A voice note sent from GHL: its length in seconds (bridge/media/voice_note.py).
+        "voice_seconds": (message.media or {}).get("voice_seconds"),
         "wa_message_id": message.wa_message_id,
         "ghl_message_id": message.ghl_message_id,
         "created_at": _iso(message.created_at),

@@ -21,6 +21,7 @@ from web import (
     api_instances,
     api_integrations,
     api_messages,
+    api_number_settings,
     health,
     log_redaction,
     media,
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes += [*outbound.routes, *api_messages.routes, *workflows.routes, *metrics.routes]
     routes += [*api_instances.routes, *ws.routes, *api_integrations.routes]
     routes += api_agency.routes
+    routes += api_number_settings.routes
     routes += media.routes
     routes += openapi.routes
     app = Starlette(

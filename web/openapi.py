@@ -193,6 +193,16 @@ def _operations() -> dict[str, dict[str, dict[str, Any]]]:
         "/api/instances/{id}/settings": {
             "patch": _op("A number's settings", "page", security=page, body=_OBJECT, params=(_ID,))
         },
+        "/api/instances/{id}/event-settings": {
+            "get": _op("A number's event settings", "page", security=page, params=(_ID,)),
+            "patch": _op(
+                "Change a number's event settings (admins): notes language, calls, ignore list",
+                "page",
+                security=page,
+                body=_OBJECT,
+                params=(_ID,),
+            ),
+        },
         "/api/jobs": {"get": _op("The location's jobs", "page", security=page)},
         "/api/jobs/{id}/retry": {
             "post": _op("Retry a failed job", "page", security=page, params=(_ID,))

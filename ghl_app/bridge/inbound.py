@@ -20,7 +20,7 @@ from tortoise.transactions import in_transaction
 from connectors.events import Ignored as IgnoredEvent
 from connectors.events import Message as WaMessage
 from ghl_app import phones
-from ghl_app.bridge import _rows, media
+from ghl_app.bridge import _rows, event_kinds, number_settings
 from ghl_app.bridge._errors import job_error
 from ghl_app.bridge.contacts import (
     ensure_conversation,
@@ -96,6 +96,9 @@ class InboundBridge:
         extra = {"instance_id": str(instance_id), "location_id": location_id}
         if event.chat_id in _IGNORED_CHATS or event.chat_id.endswith("@newsletter"):
             return False
+        settings = await number_settings.load(instance_id, location_id)
+        if settings.ignores(event.chat_id):
+            return False  # the number's ignore list (issue 16)
         # A double emit, or the echo of a message we sent ourselves, meets the unique
         # (instance, WhatsApp id) constraint below: one round trip fewer than asking first.
         if event.is_group:
@@ -124,7 +127,7 @@ class InboundBridge:
                 location_id=location_id,
             )
         origin = Origin.PHONE if event.from_me else Origin.WHATSAPP
-        body = event.body if event.type == "chat" else event.caption
+        body, media_info = await event_kinds.message_parts(event, settings, location_id)
         if event.is_group and not event.from_me:
             sender = event.notify_name or phones.wa_user_from_wid(event.author or "") or "?"
             body = f"{sender}: {body}" if body else f"{sender}:"
@@ -139,7 +142,7 @@ class InboundBridge:
                     origin=origin,
                     wa_message_id=event.id,
                     body=body,
-                    media=media.describe(event),
+                    media=media_info,
                     sent_at=event.timestamp,
                 )
                 await self._queue.enqueue(
@@ -190,6 +193,8 @@ class InboundBridge:
         not for chats the number leaves out (status, channels, groups when they are off)."""
         chat = event.chat_id
         if chat in _IGNORED_CHATS or chat.endswith("@newsletter"):
+            return
+        if (await number_settings.load(instance_id, location_id)).ignores(chat):
             return
         if chat.endswith("@g.us"):
             instance = await Instance.get_or_none(id=instance_id, location_id=location_id)

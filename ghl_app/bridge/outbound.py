@@ -20,7 +20,9 @@ from ghl_app import phones
 from ghl_app.bridge import media, receipts, routing
 from ghl_app.bridge._errors import job_error
 from ghl_app.bridge.acks import report_status
-from ghl_app.bridge.media import fetch
+from ghl_app.bridge.media import fetch, voice_note
+from ghl_app.bridge.pacing import Pacing
+from ghl_app.bridge.send_turns import SendTurns
 from ghl_app.errors import AppError
 from ghl_app.ghl.client import GhlClient
 from ghl_app.ghl.http import GhlApiError
@@ -147,7 +149,10 @@ class OutboundBridge:
         http: httpx.AsyncClient,
         routing_tag_prefix: str = "whatsapp:",
         attachment_hosts: tuple[str, ...] = fetch.GHL_FILE_HOSTS,
+        pacing: Pacing | None = None,
     ) -> None:
+        # Each number's sends take turns (issue 16); no pacing unless the app gives defaults.
+        self.turns = SendTurns(pacing or Pacing(min_gap_s=0, jitter_s=0, per_minute=0))
         self._fetcher = fetch.AttachmentFetcher(
             http, allowed_hosts=attachment_hosts, max_bytes=media.MAX_OUTBOUND_BYTES
         )
@@ -254,7 +259,9 @@ class OutboundBridge:
             await Message.filter(id=message.id).update(
                 instance_id=instance.id, contact_id=contact.id
             )
+            await self.turns.take(engine, instance.id, message, chat_id)
             await self._deliver(engine, message, chat_id)
+            self.turns.done(instance.id, message.id)
         except PermanentError as exc:
             await self._fail(message, str(exc))
             raise
@@ -357,21 +364,36 @@ class OutboundBridge:
                 )
             # The per-file cap also bounds the whole message: what one file used is spent.
             budget = media.MAX_OUTBOUND_BYTES * 2
+            reserved_used = False
             for index, url in enumerate(attachments):
                 data, mimetype, filename = await self._fetch(url, budget)
                 budget -= len(data)
-                # The first file carries the reserved id and the text as its caption; later
+                caption = (message.body or None) if index == 0 else None
+                voice = await voice_note.as_voice_note(data, mimetype, filename)
+                if voice is not None:
+                    data, mimetype, filename = voice.data, voice.mimetype, voice.filename
+                    await voice_note.remember_duration(
+                        message.id, message.location_id, voice.seconds
+                    )
+                    if caption:  # a voice note has no caption: the text goes first, alone
+                        sent = await engine.send_text(chat_id, caption, message_id=wa_id)
+                        await receipts.expect(message, sent.recipients or ())
+                        caption, reserved_used = None, True
+                # The first send carries the reserved id (and the text as its caption); later
                 # files get ids of their own, stored first like every send.
-                file_id = wa_id if index == 0 else await self._reserve_extra(message)
+                own_id = not reserved_used
+                file_id = await self._reserve_extra(message) if reserved_used else wa_id
+                reserved_used = True
                 sent = await engine.send_file(
                     chat_id,
                     data,
                     mimetype=mimetype,
                     filename=filename,
-                    caption=(message.body or None) if index == 0 else None,
+                    caption=caption,
                     message_id=file_id,
+                    voice=voice is not None,
                 )
-                if index == 0:  # the message's own id: its group receipts count
+                if own_id:  # the message's own id: its group receipts count
                     await receipts.expect(message, sent.recipients or ())
         except EngineError as exc:
             if exc.code in ("not_running", "wa_timeout", "send_failed"):

@@ -7,11 +7,24 @@ import uuid
 
 import httpx
 
-from connectors.events import Ack, EngineEvent, Ignored, Message
+from connectors.events import (
+    Ack,
+    ChatRead,
+    Edited,
+    EngineEvent,
+    Ignored,
+    IncomingCall,
+    Message,
+    Reaction,
+    Revoked,
+)
 from ghl_app.bridge.acks import AckBridge
+from ghl_app.bridge.event_kinds import EventKinds
 from ghl_app.bridge.inbound import InboundBridge
 from ghl_app.bridge.media.links import MediaLinks
 from ghl_app.bridge.outbound import OutboundBridge
+from ghl_app.bridge.pacing import Pacing
+from ghl_app.bridge.read_sync import ReadSync
 from ghl_app.ghl.client import GhlClient
 from ghl_app.jobs import JobQueue
 from ghl_app.sessions import SessionManager
@@ -28,6 +41,7 @@ class Bridge:
         media_links: MediaLinks,
         routing_tag_prefix: str = "whatsapp:",
         attachment_hosts: tuple[str, ...] = (),
+        pacing: Pacing | None = None,
     ) -> None:
         self.http = httpx.AsyncClient(timeout=30)
         self.inbound = InboundBridge(
@@ -44,8 +58,11 @@ class Bridge:
             http=self.http,
             routing_tag_prefix=routing_tag_prefix,
             attachment_hosts=attachment_hosts,
+            pacing=pacing,
         )
         self.acks = AckBridge(queue=queue, client=client)
+        self.kinds = EventKinds(store=self.inbound.store, sessions=sessions)
+        self.reads = ReadSync(queue=queue, client=client, sessions=sessions)
         sessions.add_message_listener(self.on_engine_event)
 
     async def on_engine_event(
@@ -57,6 +74,16 @@ class Bridge:
             await self.inbound.store_ignored(instance_id, location_id, event)
         elif isinstance(event, Ack):
             await self.acks.on_ack(instance_id, location_id, event)
+        elif isinstance(event, Reaction):
+            await self.kinds.on_reaction(instance_id, location_id, event)
+        elif isinstance(event, Edited):
+            await self.kinds.on_edited(instance_id, location_id, event)
+        elif isinstance(event, Revoked):
+            await self.kinds.on_revoked(instance_id, location_id, event)
+        elif isinstance(event, IncomingCall):
+            await self.kinds.on_call(instance_id, location_id, event)
+        elif isinstance(event, ChatRead):
+            await self.reads.on_chat_read(instance_id, location_id, event)
 
     async def aclose(self) -> None:
         await self.http.aclose()

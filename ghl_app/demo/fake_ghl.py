@@ -40,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ghl_app.demo.fake_ghl_conversations import ConversationUpdateFake
 from ghl_app.demo.fake_ghl_guard import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -68,7 +69,7 @@ __all__ = [
 ]
 
 
-class FakeGhl(OAuthFake, WorkflowFake):
+class FakeGhl(OAuthFake, WorkflowFake, ConversationUpdateFake):
     def __init__(
         self,
         *,
@@ -117,7 +118,9 @@ class FakeGhl(OAuthFake, WorkflowFake):
         self.inbound_contact_only = "accepts"
         self.echoes: list[tuple[str, int]] = []  # (message id, the Delivery URL's status)
         self._init_workflows()
-        self.app = Starlette(routes=self._routes() + self._workflow_routes())
+        self._init_conversation_updates()
+        routes = self._routes() + self._workflow_routes() + self._conversation_update_routes()
+        self.app = Starlette(routes=routes)
 
     def _routes(self) -> list[Route]:
         return [

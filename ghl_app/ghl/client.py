@@ -125,6 +125,19 @@ class GhlClient:
             deferrable=True,
         )
 
+    async def mark_conversation_read(self, location_id: str, conversation_id: str) -> None:
+        """PUT /conversations/{id} `{locationId, unreadCount: 0}` (apps/conversations.json
+        `update-conversation`, UpdateConversationDto; conversations.write): the conversation
+        reads as read in GHL. Sets a state, so safe to repeat; deferrable near the budget."""
+        await self._call(
+            location_id,
+            "PUT",
+            f"/conversations/{conversation_id}",
+            retry_safe=True,
+            json={"locationId": location_id, "unreadCount": 0},
+            deferrable=True,
+        )
+
     async def get_contact(self, location_id: str, contact_id: str) -> dict[str, Any]:
         """GET /contacts/{id} (apps/contacts.json `get-contact`, answer `{contact}`): a workflow
         send learns the phone and the routing tags of a contact it has not talked to."""

@@ -47,6 +47,8 @@ RETRY_WINDOW = timedelta(minutes=75)
 MAX_SKEW = timedelta(minutes=5)
 APP_EVENTS = ("INSTALL", "UNINSTALL")
 CONTACT_EVENTS = ("ContactDelete", "ContactDndUpdate")
+READ_EVENT = "ConversationUnreadUpdate"
+ReadHook = Callable[[str, str, str], Awaitable[None]]
 
 # The session manager's `stop_location`: sync or async, the handler accepts either.
 UninstallHook = Callable[[str], Awaitable[None] | None]
@@ -218,6 +220,8 @@ class AppWebhookHandler:
         self._installs = installs
         self._verifier = verifier or WebhookVerifier.from_settings(settings)
         self.on_uninstall = on_uninstall
+        # (location id, conversation id, contact id): an agent read the conversation in GHL.
+        self.on_conversation_read: ReadHook | None = None
         self._forget_tokens = forget_tokens
 
     async def handle(self, raw_body: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
@@ -230,6 +234,8 @@ class AppWebhookHandler:
         if not isinstance(payload, dict):
             raise WebhookRejected(400, "malformed_json", "the body is not a JSON object")
         kind = payload.get("type")
+        if kind == READ_EVENT and payload.get("appId") in (None, self._app_id):
+            return await self._conversation_read(payload)
         if kind in CONTACT_EVENTS and payload.get("appId") in (None, self._app_id):
             # Their documented payloads carry no appId (docs/webhook events/ContactDelete.md).
             return await self._contact_event(str(kind), payload)
@@ -254,6 +260,24 @@ class AppWebhookHandler:
         if location_id is None and company_id is None:
             raise WebhookRejected(400, "missing_field", f"{kind} names no location or company")
         return await self._apply(str(kind), webhook_id, payload, location_id, company_id)
+
+    async def _conversation_read(self, payload: dict[str, Any]) -> WebhookOutcome:
+        """ConversationUnreadUpdate (docs/webhook events/ConversationUnreadWebhook.md:
+        `{type, locationId, id, contactId, unreadCount, inbox, starred, deleted}`, no webhookId
+        nor appId): at 0 an agent read the conversation, which the hook mirrors to WhatsApp.
+        It sets a state, so a repeat changes nothing; no receipt is kept."""
+        location_id, conversation_id = payload.get("locationId"), payload.get("id")
+        contact_id = payload.get("contactId")
+        if not all(
+            isinstance(v, str) and 0 < len(v) <= 64 for v in (location_id, conversation_id)
+        ) or not (contact_id is None or (isinstance(contact_id, str) and len(contact_id) <= 64)):
+            raise WebhookRejected(400, "bad_field", "the unread update names no valid conversation")
+        unread = payload.get("unreadCount")
+        if unread != 0 or self.on_conversation_read is None:
+            return WebhookOutcome(200, "ignored")
+        assert isinstance(location_id, str) and isinstance(conversation_id, str)
+        await self.on_conversation_read(location_id, conversation_id, contact_id or "")
+        return WebhookOutcome(200, "handled")
 
     async def _contact_event(self, kind: str, payload: dict[str, Any]) -> WebhookOutcome:
         """ContactDelete drops the chats' mapping to the deleted contact (the next message finds

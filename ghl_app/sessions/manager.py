@@ -24,14 +24,18 @@ from typing import Any
 from connectors.base import Engine, EngineError
 from connectors.events import (
     Ack,
+    ChatRead,
     Connected,
     Disconnected,
+    Edited,
     EngineEvent,
     Ignored,
+    IncomingCall,
     LoggedOut,
     Message,
     PairingCode,
     Qr,
+    Reaction,
     Revoked,
     StreamState,
     WaProblem,
@@ -246,7 +250,9 @@ class SessionManager(SessionBoot):
     # -- engine events ------------------------------------------------------------------------
 
     async def _on_event(self, session: Session, event: EngineEvent) -> None:
-        if isinstance(event, Message | Ack | Revoked | Ignored):
+        if isinstance(
+            event, Message | Ack | Revoked | Ignored | Reaction | Edited | IncomingCall | ChatRead
+        ):
             await self._tell_listeners(session, event)  # real data, even while stopping
             return
         if not self._is_current(session):

@@ -214,6 +214,9 @@ async def process_app(
         "ATTACHMENT_ALLOWED_HOSTS": fake.url.split("//", 1)[1],
         "GHL_WEBHOOK_ED25519_KEY": PUBLIC_PEM,
         "WA_JS": "none",
+        "SEND_MIN_GAP_SECONDS": "0",  # unpaced, as in test_settings
+        "SEND_JITTER_SECONDS": "0",
+        "SENDS_PER_MINUTE": "0",
         "WA_WEB_URL": wa_web_url,
         "CHROMIUM_PATH": chromium_path,
         **extra_env,

@@ -65,6 +65,10 @@ def test_settings(data_dir: str, **env: str) -> Settings:
         "GHL_CONVERSATION_PROVIDER_ID": "provider-1",
         "WA_JS": "none",
         "MAX_SESSIONS": "8",
+        # Sends are not paced in tests unless a test sets pacing (issue 16, bridge/pacing.py).
+        "SEND_MIN_GAP_SECONDS": "0",
+        "SEND_JITTER_SECONDS": "0",
+        "SENDS_PER_MINUTE": "0",
     }
     base.update(env)
     return load_settings(base)

@@ -3,6 +3,7 @@
 import { $, el } from "./dom.js";
 import { errorDetail, errorText, t } from "./i18n.js";
 import { journeyPanel } from "./journey.js";
+import { settingsPanel } from "./number_settings.js";
 
 const RUNNING = ["starting", "qr", "connected"];
 
@@ -207,6 +208,13 @@ function toggleJourney(id) {
   $(`instance-${id}`)?.querySelector('[data-action="journey"]')?.focus();
 }
 
+function toggleSettings(id) {
+  const ui = state.ui.get(id);
+  ui.settings = !ui.settings;
+  renderCard(id);
+  $(`instance-${id}`)?.querySelector('[data-action="settings"]')?.focus();
+}
+
 function openEditor(id, editor) {
   state.ui.get(id).editor = editor;
   renderCard(id);
@@ -245,6 +253,10 @@ function actionButtons(id, instance) {
       class: "button small",
       "aria-expanded": state.ui.get(id).journey ? "true" : "false",
     }),
+    button(t(state.ui.get(id).settings ? "settings.hide" : "settings.show"), "settings", {
+      class: "button small",
+      "aria-expanded": state.ui.get(id).settings ? "true" : "false",
+    }),
     button(t("action.rename"), "rename", { class: "button small" }),
     admin ? button(t("action.delete"), "delete", { class: "button small danger-outline" }) : null,
   ];
@@ -255,6 +267,7 @@ function actionButtons(id, instance) {
       const action = b.dataset.action;
       if (action === "rename" || action === "delete") openEditor(id, action);
       else if (action === "journey") toggleJourney(id);
+      else if (action === "settings") toggleSettings(id);
       else act(id, () => actions[action](id));
     });
   }
@@ -276,6 +289,7 @@ export function renderCard(id) {
   const keepPairing = card && ui.pairingOpen && card.querySelector(".pairing-form");
   // An open message list is kept across live updates (not fetched again on each one).
   const keepJourney = card && ui.journey && card.querySelector(".journey");
+  const keepSettings = card && ui.settings && card.querySelector(".number-settings");
   const focusedAction = card && card.contains(document.activeElement) ? document.activeElement.dataset.action : null;
   if (!card) {
     card = el("li", { id: `instance-${id}`, class: "card" });
@@ -305,6 +319,7 @@ export function renderCard(id) {
     actionButtons(id, instance),
     keepEditor || editorPanel(id, instance),
     ui.journey ? keepJourney || journeyPanel(id, api) : null,
+    ui.settings ? keepSettings || settingsPanel(id, api) : null,
   ];
   card.replaceChildren(...parts.filter(Boolean));
   if (focusedAction) card.querySelector(`[data-action="${focusedAction}"]`)?.focus();

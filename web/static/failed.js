@@ -11,6 +11,7 @@ const KIND_LABELS = {
   workflow_trigger: "failed.kind.workflow_trigger",
   signed_event: "failed.kind.signed_event",
   disconnect_alert: "failed.kind.disconnect_alert",
+  ghl_mark_read: "failed.kind.ghl_mark_read",
 };
 
 export async function renderFailed(api) {

@@ -5,6 +5,11 @@ import { t } from "./i18n.js";
 
 const ROUTE_RULES = ["action", "contact_tag", "last_talked", "default", "oldest"];
 
+function duration(seconds) {
+  const whole = Math.round(seconds);
+  return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
+}
+
 function row(message) {
   const outbound = message.direction === "outbound";
   const route = message.route && ROUTE_RULES.includes(message.route.rule) ? message.route.rule : null;
@@ -16,6 +21,13 @@ function row(message) {
     el("span", { class: "journey-body", text: (message.body || "").slice(0, 80) }),
     route ? el("span", { class: "journey-route", text: t(`journey.route.${route}`) }) : null,
     message.error && message.status === "failed" ? el("span", { class: "journey-error", text: message.error }) : null,
+    typeof message.voice_seconds === "number"
+      ? el("span", { class: "journey-voice", text: t("journey.voice", { duration: duration(message.voice_seconds) }) })
+      : null,
+    // A send waiting its number's turn (issue 16, paced sending: bridge/send_turns.py).
+    message.status === "pending" && (message.error || "").startsWith("queued")
+      ? el("span", { class: "journey-queued", text: t("journey.queued") })
+      : null,
   );
 }
 

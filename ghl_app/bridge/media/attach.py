@@ -13,11 +13,12 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from ghl_app.bridge import _rows
+from ghl_app.bridge import _rows, number_settings
 from ghl_app.bridge.media import MAX_INBOUND_BYTES, default_name, too_large_note, unsupported_note
 from ghl_app.bridge.media.convert import Prepared, prepare_for_ghl
 from ghl_app.bridge.media.ghl_upload import UPLOAD_MAX_BYTES
 from ghl_app.bridge.media.links import DiskFull, LinkedFile, MediaLinks
+from ghl_app.bridge.notes_text import say
 from ghl_app.ghl.client import GhlClient
 from ghl_app.ghl.http import BudgetSpent, GhlApiError
 from ghl_app.jobs.errors import RetryableError
@@ -42,8 +43,8 @@ class InboundMedia:
     ) -> tuple[list[str], str | None]:
         """(GHL attachment URLs, a line for the message text) for the message's media."""
         info = message.media
-        if not info:
-            return [], None
+        if not info or info.get("note"):
+            return [], None  # none, or a note's link to its original (bridge/event_kinds.py)
         if not info.get("supported", False):
             return [], unsupported_note(info)
         if (info.get("size") or 0) > MAX_INBOUND_BYTES:
@@ -68,7 +69,8 @@ class InboundMedia:
             "location_id": message.location_id,
             "message_id": message.id,
         }
-        heading = _heading(info, prepared)
+        settings = await number_settings.load(message.instance_id, message.location_id)
+        heading = _heading(info, prepared, settings.notes_language)
         if prepared is not None and len(prepared.data) <= UPLOAD_MAX_BYTES:
             try:
                 url = await self._client.upload_attachment(
@@ -115,13 +117,14 @@ class InboundMedia:
         return [], _link_line(heading, linked, self._links.url(linked))
 
 
-def _heading(info: dict[str, Any], prepared: Prepared | None) -> str | None:
-    """`Voice note (0:07)`: what a bare audio file is, since GHL shows it without a title."""
+def _heading(info: dict[str, Any], prepared: Prepared | None, language: str) -> str | None:
+    """`Voice note (0:07)`: what a bare audio file is, since GHL shows it without a title; in
+    the number's notes language (issue 16)."""
     if prepared is None or prepared.duration_s is None:
         return None
     seconds = round(prepared.duration_s)
-    kind = "Voice note" if info.get("type") == "ptt" else "Audio"
-    return f"{kind} ({seconds // 60}:{seconds % 60:02d})"
+    kind = "voice_note" if info.get("type") == "ptt" else "audio"
+    return say(language, kind, duration=f"{seconds // 60}:{seconds % 60:02d}")
 
 
 def _link_line(heading: str | None, linked: LinkedFile, url: str) -> str:

@@ -11,9 +11,20 @@ import secrets
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from ghl_app.errors import ConfigError
+from ghl_app.settings_parse import (
+    database_url,
+    log_format,
+    profile_store,
+    provider_mode,
+    read,
+    read_bool,
+    read_float,
+    read_int,
+    read_url,
+    redis_url,
+)
 
 # Pinned wa-js: the version whatsapp-web.md was checked against.
 DEFAULT_WA_JS_VERSION = "4.6.0"
@@ -89,7 +100,6 @@ ENV_NAMES = (
     "MEDIA_RETENTION_DAYS",
 )
 
-PROVIDER_MODES = ("extra", "default")
 
 GHL_REQUIRED = (
     "GHL_CLIENT_ID",
@@ -225,81 +235,6 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-def _get(env: dict[str, str], name: str) -> str | None:
-    value = env.get(name)
-    if value is None:
-        return None
-    value = value.strip()
-    return value or None
-
-
-def _url(env: dict[str, str], name: str, default: str) -> str:
-    value = _get(env, name) or default
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(
-            f"{name}={value!r} is not an http(s) URL: set it like https://example.com"
-        )
-    return value.rstrip("/")
-
-
-def _int(env: dict[str, str], name: str, default: int, *, low: int, high: int) -> int:
-    raw = _get(env, name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(
-            f"{name}={raw!r} is not a whole number: set it to e.g. {default}"
-        ) from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name}={value} is out of range: use a number from {low} to {high}")
-    return value
-
-
-def _bool(env: dict[str, str], name: str, default: bool) -> bool:
-    raw = _get(env, name)
-    if raw is None:
-        return default
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name}={raw!r} is not a yes/no value: use true or false")
-
-
-def _float(env: dict[str, str], name: str, default: float, *, low: float) -> float:
-    raw = _get(env, name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number: set it to e.g. {default}") from None
-    if value < low:
-        raise ConfigError(f"{name}={value} is too small: use at least {low}")
-    return value
-
-
-def _database_url(env: dict[str, str], data_dir: Path) -> str:
-    value = _get(env, "DATABASE_URL") or f"sqlite://{data_dir / 'app.db'}"
-    scheme = value.split("://", 1)[0] if "://" in value else ""
-    if scheme == "postgresql":
-        # Render and most hosts hand out postgresql://; Tortoise wants postgres://.
-        value = "postgres://" + value.split("://", 1)[1]
-        scheme = "postgres"
-    if scheme not in ("sqlite", "postgres", "asyncpg"):
-        raise ConfigError(
-            f"DATABASE_URL={value!r} is not supported: use sqlite:///path/app.db or "
-            "postgres://user:password@host:5432/db"
-        )
-    if scheme == "sqlite" and value[len("sqlite://") :] in ("", ":memory:"):
-        raise ConfigError("DATABASE_URL must name a SQLite file, e.g. sqlite://./data/app.db")
-    return value
-
-
 def _max_sessions_default() -> int:
     try:
         meminfo = Path("/proc/meminfo").read_text()
@@ -310,7 +245,7 @@ def _max_sessions_default() -> int:
 
 
 def _data_dir(env: dict[str, str]) -> Path:
-    data_dir = Path(_get(env, "DATA_DIR") or "./data").expanduser().resolve()
+    data_dir = Path(read(env, "DATA_DIR") or "./data").expanduser().resolve()
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         probe = data_dir / ".write-test"
@@ -329,7 +264,7 @@ def _app_secret(env: dict[str, str], data_dir: Path) -> str:
 
     Keeping it means a restart does not invalidate page tokens or the encrypted GHL tokens.
     """
-    value = _get(env, "APP_SECRET")
+    value = read(env, "APP_SECRET")
     if value is not None:
         if len(value) < 16:
             raise ConfigError("APP_SECRET is shorter than 16 characters: use a long random value")
@@ -346,7 +281,7 @@ def _app_secret(env: dict[str, str], data_dir: Path) -> str:
 
 
 def _chromium_path(env: dict[str, str]) -> str | None:
-    explicit = _get(env, "CHROMIUM_PATH")
+    explicit = read(env, "CHROMIUM_PATH")
     if explicit is not None:
         if not Path(explicit).is_file():
             raise ConfigError(
@@ -363,97 +298,79 @@ def _chromium_path(env: dict[str, str]) -> str | None:
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
     data_dir = _data_dir(env)
-    public_default = _get(env, "RENDER_EXTERNAL_URL") or "http://localhost:8000"
-    wa_js = _get(env, "WA_JS") or DEFAULT_WA_JS_VERSION
+    public_default = read(env, "RENDER_EXTERNAL_URL") or "http://localhost:8000"
+    wa_js = read(env, "WA_JS") or DEFAULT_WA_JS_VERSION
     if wa_js != "none" and not all(part.isdigit() for part in wa_js.split(".")):
         raise ConfigError(
             f"WA_JS={wa_js!r} is not a version: use e.g. {DEFAULT_WA_JS_VERSION} or none"
         )
-    frame_ancestors = tuple((_get(env, "FRAME_ANCESTORS") or "").replace(",", " ").split())
-    provider_mode = _provider_mode(env)
-    log_level = (_get(env, "LOG_LEVEL") or "INFO").upper()
+    frame_ancestors = tuple((read(env, "FRAME_ANCESTORS") or "").replace(",", " ").split())
+    mode = provider_mode(env)
+    log_level = (read(env, "LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"LOG_LEVEL={log_level!r} is unknown: use DEBUG, INFO, WARNING or ERROR")
     return Settings(
         data_dir=data_dir,
-        database_url=_database_url(env, data_dir),
-        public_url=_url(env, "PUBLIC_URL", public_default),
-        host=_get(env, "HOST") or "127.0.0.1",
-        port=_int(env, "PORT", 8000, low=1, high=65535),
+        database_url=database_url(env, data_dir),
+        public_url=read_url(env, "PUBLIC_URL", public_default),
+        host=read(env, "HOST") or "127.0.0.1",
+        port=read_int(env, "PORT", 8000, low=1, high=65535),
         app_secret=_app_secret(env, data_dir),
-        ghl_client_id=_get(env, "GHL_CLIENT_ID") or "",
-        ghl_client_secret=_get(env, "GHL_CLIENT_SECRET") or "",
-        ghl_shared_secret=_get(env, "GHL_SHARED_SECRET") or "",
-        ghl_conversation_provider_id=_get(env, "GHL_CONVERSATION_PROVIDER_ID") or "",
-        ghl_api_url=_url(env, "GHL_API_URL", "https://services.leadconnectorhq.com"),
-        ghl_marketplace_url=_url(env, "GHL_MARKETPLACE_URL", "https://marketplace.gohighlevel.com"),
-        ghl_webhook_ed25519_key=_get(env, "GHL_WEBHOOK_ED25519_KEY") or DEFAULT_GHL_ED25519_KEY,
-        ghl_webhook_rsa_key=_get(env, "GHL_WEBHOOK_RSA_KEY") or DEFAULT_GHL_RSA_KEY,
-        wa_web_url=_url(env, "WA_WEB_URL", "https://web.whatsapp.com"),
+        ghl_client_id=read(env, "GHL_CLIENT_ID") or "",
+        ghl_client_secret=read(env, "GHL_CLIENT_SECRET") or "",
+        ghl_shared_secret=read(env, "GHL_SHARED_SECRET") or "",
+        ghl_conversation_provider_id=read(env, "GHL_CONVERSATION_PROVIDER_ID") or "",
+        ghl_api_url=read_url(env, "GHL_API_URL", "https://services.leadconnectorhq.com"),
+        ghl_marketplace_url=read_url(
+            env, "GHL_MARKETPLACE_URL", "https://marketplace.gohighlevel.com"
+        ),
+        ghl_webhook_ed25519_key=read(env, "GHL_WEBHOOK_ED25519_KEY") or DEFAULT_GHL_ED25519_KEY,
+        ghl_webhook_rsa_key=read(env, "GHL_WEBHOOK_RSA_KEY") or DEFAULT_GHL_RSA_KEY,
+        wa_web_url=read_url(env, "WA_WEB_URL", "https://web.whatsapp.com"),
         wa_js=wa_js,
         chromium_path=_chromium_path(env),
-        max_sessions=_int(env, "MAX_SESSIONS", _max_sessions_default(), low=1, high=10_000),
-        max_sessions_per_location=_int(env, "MAX_SESSIONS_PER_LOCATION", 0, low=0, high=10_000),
-        max_instances_per_location=_int(env, "MAX_INSTANCES_PER_LOCATION", 20, low=1, high=10_000),
+        max_sessions=read_int(env, "MAX_SESSIONS", _max_sessions_default(), low=1, high=10_000),
+        max_sessions_per_location=read_int(env, "MAX_SESSIONS_PER_LOCATION", 0, low=0, high=10_000),
+        max_instances_per_location=read_int(
+            env, "MAX_INSTANCES_PER_LOCATION", 20, low=1, high=10_000
+        ),
         frame_ancestors=frame_ancestors,
         log_level=log_level,
-        qr_timeout_seconds=_float(env, "QR_TIMEOUT_SECONDS", 120.0, low=1.0),
-        wa_device_name=_get(env, "WA_DEVICE_NAME") or "WhatsApp for GoHighLevel",
-        wa_js_registry=_url(env, "WA_JS_REGISTRY", "https://registry.npmjs.org"),
-        missing_ghl=_missing_ghl(env, provider_mode),
-        wa_js_cache_dir=Path(cache).resolve() if (cache := _get(env, "WA_JS_CACHE_DIR")) else None,
-        chromium_args=tuple((_get(env, "CHROMIUM_ARGS") or "").split()),
-        job_lease_seconds=_float(env, "JOB_LEASE_SECONDS", 60.0, low=1.0),
-        job_concurrency=_int(env, "JOB_CONCURRENCY", 32, low=1, high=512),
-        job_concurrency_per_location=_int(env, "JOB_CONCURRENCY_PER_LOCATION", 0, low=0, high=512),
-        ghl_provider_mode=provider_mode,
-        ghl_workflow_token=_get(env, "GHL_WORKFLOW_TOKEN") or "",
-        metrics_token=_get(env, "METRICS_TOKEN") or "",
-        alert_grace_seconds=_int(env, "ALERT_GRACE_SECONDS", 300, low=0, high=86_400),
-        log_format=_log_format(env),
+        qr_timeout_seconds=read_float(env, "QR_TIMEOUT_SECONDS", 120.0, low=1.0),
+        wa_device_name=read(env, "WA_DEVICE_NAME") or "WhatsApp for GoHighLevel",
+        wa_js_registry=read_url(env, "WA_JS_REGISTRY", "https://registry.npmjs.org"),
+        missing_ghl=_missing_ghl(env, mode),
+        wa_js_cache_dir=Path(cache).resolve() if (cache := read(env, "WA_JS_CACHE_DIR")) else None,
+        chromium_args=tuple((read(env, "CHROMIUM_ARGS") or "").split()),
+        job_lease_seconds=read_float(env, "JOB_LEASE_SECONDS", 60.0, low=1.0),
+        job_concurrency=read_int(env, "JOB_CONCURRENCY", 32, low=1, high=512),
+        job_concurrency_per_location=read_int(
+            env, "JOB_CONCURRENCY_PER_LOCATION", 0, low=0, high=512
+        ),
+        ghl_provider_mode=mode,
+        ghl_workflow_token=read(env, "GHL_WORKFLOW_TOKEN") or "",
+        metrics_token=read(env, "METRICS_TOKEN") or "",
+        alert_grace_seconds=read_int(env, "ALERT_GRACE_SECONDS", 300, low=0, high=86_400),
+        log_format=log_format(env),
         attachment_allowed_hosts=_host_list(env),
-        forwarded_allow_ips=(_get(env, "FORWARDED_ALLOW_IPS") or "").strip(),
+        forwarded_allow_ips=(read(env, "FORWARDED_ALLOW_IPS") or "").strip(),
         workflow_routing_tag_prefix=(
-            _get(env, "WORKFLOW_ROUTING_TAG_PREFIX") or "whatsapp:"
+            read(env, "WORKFLOW_ROUTING_TAG_PREFIX") or "whatsapp:"
         ).lower(),
-        media_retention_days=_int(env, "MEDIA_RETENTION_DAYS", 30, low=1, high=3650),
-        ghl_timeout_seconds=_float(env, "GHL_TIMEOUT_SECONDS", 20.0, low=1.0),
+        media_retention_days=read_int(env, "MEDIA_RETENTION_DAYS", 30, low=1, high=3650),
+        ghl_timeout_seconds=read_float(env, "GHL_TIMEOUT_SECONDS", 20.0, low=1.0),
         webhook_allowed_hosts=_host_list(env, "WEBHOOK_ALLOWED_HOSTS", ()),
-        wa_ready_timeout_seconds=_float(env, "WA_READY_TIMEOUT_SECONDS", 180.0, low=1.0),
-        takeover_on_conflict=_bool(env, "WA_TAKEOVER_ON_CONFLICT", True),
-        catch_up_max_days=_int(env, "CATCH_UP_MAX_DAYS", 3, low=0, high=365),
-        catch_up_per_chat=_int(env, "CATCH_UP_PER_CHAT", 100, low=1, high=10_000),
-        redis_url=_redis_url(env),
-        profile_store=_profile_store(env),
-        profile_snapshot_seconds=_float(env, "PROFILE_SNAPSHOT_SECONDS", 1800.0, low=5.0),
-        send_min_gap_seconds=_float(env, "SEND_MIN_GAP_SECONDS", 2.0, low=0.0),
-        send_jitter_seconds=_float(env, "SEND_JITTER_SECONDS", 1.5, low=0.0),
-        sends_per_minute=_int(env, "SENDS_PER_MINUTE", 20, low=0, high=10_000),
+        wa_ready_timeout_seconds=read_float(env, "WA_READY_TIMEOUT_SECONDS", 180.0, low=1.0),
+        takeover_on_conflict=read_bool(env, "WA_TAKEOVER_ON_CONFLICT", True),
+        catch_up_max_days=read_int(env, "CATCH_UP_MAX_DAYS", 3, low=0, high=365),
+        catch_up_per_chat=read_int(env, "CATCH_UP_PER_CHAT", 100, low=1, high=10_000),
+        redis_url=redis_url(env),
+        profile_store=profile_store(env),
+        profile_snapshot_seconds=read_float(env, "PROFILE_SNAPSHOT_SECONDS", 1800.0, low=5.0),
+        send_min_gap_seconds=read_float(env, "SEND_MIN_GAP_SECONDS", 2.0, low=0.0),
+        send_jitter_seconds=read_float(env, "SEND_JITTER_SECONDS", 1.5, low=0.0),
+        sends_per_minute=read_int(env, "SENDS_PER_MINUTE", 20, low=0, high=10_000),
     )
-
-
-def _profile_store(env: dict[str, str]) -> str | None:
-    value = _get(env, "PROFILE_STORE")
-    if not value:
-        return None
-    if not (value.startswith("file:///") or (value.startswith("s3://") and len(value) > 5)):
-        raise ConfigError(
-            f"PROFILE_STORE={value!r} is not supported: use file:///path/to/folder or "
-            "s3://bucket/prefix"
-        )
-    return value
-
-
-def _redis_url(env: dict[str, str]) -> str | None:
-    value = _get(env, "REDIS_URL")
-    if not value:
-        return None
-    if value.split("://", 1)[0] not in ("redis", "rediss", "unix"):
-        raise ConfigError(
-            f"REDIS_URL={value.split('@')[-1]!r} is not supported: use redis://host:6379/0 "
-            "(rediss:// for TLS)"
-        )
-    return value
 
 
 def _host_list(
@@ -461,24 +378,10 @@ def _host_list(
     name: str = "ATTACHMENT_ALLOWED_HOSTS",
     default: tuple[str, ...] = Settings.attachment_allowed_hosts,
 ) -> tuple[str, ...]:
-    raw = _get(env, name)
+    raw = read(env, name)
     if raw is None:
         return default
     return tuple(h.strip().lower() for h in raw.split(",") if h.strip())
-
-
-def _log_format(env: dict[str, str]) -> str:
-    value = (_get(env, "LOG_FORMAT") or "text").lower()
-    if value not in ("text", "json"):
-        raise ConfigError(f"LOG_FORMAT={value!r} is unknown: use text or json")
-    return value
-
-
-def _provider_mode(env: dict[str, str]) -> str:
-    mode = (_get(env, "GHL_PROVIDER_MODE") or "extra").lower()
-    if mode not in PROVIDER_MODES:
-        raise ConfigError(f"GHL_PROVIDER_MODE={mode!r} is unknown: use extra or default")
-    return mode
 
 
 def _missing_ghl(env: dict[str, str], provider_mode: str) -> tuple[str, ...]:
@@ -487,4 +390,4 @@ def _missing_ghl(env: dict[str, str], provider_mode: str) -> tuple[str, ...]:
         # ConversationProviders.md, "SMS Provider (default)": conversationProviderId is not
         # required for inbound messages of the default provider.
         required = tuple(n for n in required if n != "GHL_CONVERSATION_PROVIDER_ID")
-    return tuple(name for name in required if not _get(env, name))
+    return tuple(name for name in required if not read(env, name))

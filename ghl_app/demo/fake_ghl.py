@@ -151,22 +151,6 @@ class FakeGhl(OAuthFake, WorkflowFake, ConversationUpdateFake):
 
     # -- contacts ------------------------------------------------------------------------------
 
-    async def _guard_location(
-        self, request: Request, *, in_query: bool
-    ) -> tuple[RecordedCall, Grant | None, Response | None]:
-        """The guard, then the `locationId` the call names (query or JSON body) must be the
-        token's: 403 otherwise."""
-        call, grant, failed = await self._guard(request)
-        if failed is not None or grant is None:
-            return call, grant, failed
-        location_id = (
-            call.query.get("locationId") if in_query else (call.json or {}).get("locationId")
-        )
-        if location_id != grant.location_id:
-            body = {"statusCode": 403, "message": "token not for location"}
-            return call, grant, self._ok(call, body, 403)
-        return call, grant, None
-
     async def _upsert_contact(self, request: Request) -> Response:
         call, grant, failed = await self._guard_location(request, in_query=False)
         if failed is not None or grant is None:
@@ -290,7 +274,7 @@ class FakeGhl(OAuthFake, WorkflowFake, ConversationUpdateFake):
         if failed is not None or grant is None:
             return failed or self._answer(call, {}, 500)
         body = call.json or {}
-        conversation = {
+        conversation: dict[str, Any] = {
             "id": self._id("conv-"),
             "locationId": grant.location_id,
             "contactId": body.get("contactId"),
@@ -319,10 +303,10 @@ class FakeGhl(OAuthFake, WorkflowFake, ConversationUpdateFake):
                     },
                     422,
                 )
-            body["conversationId"] = self._conversation_of(grant.location_id, contact["id"])
+            body["conversationId"] = self._conversation_of(grant.location_id or "", contact["id"])
         conversation = self.conversations.get(str(body.get("conversationId")))
         owned = (conversation or {}).get("locationId") == grant.location_id
-        if not owned or contact is None or conversation["contactId"] != contact["id"]:
+        if not owned or contact is None or (conversation or {}).get("contactId") != contact["id"]:
             if self.gone_answer == "500":
                 return self._ok(call, {"statusCode": 500, "message": "Internal server error"}, 500)
             return self._ok(call, {"statusCode": 400, "message": "Conversation not found"}, 400)

@@ -13,11 +13,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ghl_app.demo.fake_ghl_guard import GuardedFake
 
-class ConversationUpdateFake:
+
+class ConversationUpdateFake(GuardedFake):
     """Mixed into FakeGhl (which provides the guard, `_ok`, `_answer`, `conversations`)."""
 
     conversation_updates: list[dict[str, Any]]
+    conversations: dict[str, dict[str, Any]]  # FakeGhl's
 
     def _init_conversation_updates(self) -> None:
         self.conversation_updates = []
@@ -28,23 +31,18 @@ class ConversationUpdateFake:
         ]
 
     async def _update_conversation(self, request: Request) -> Response:
-        guard = self._guard_location  # type: ignore[attr-defined]
-        call, grant, failed = await guard(request, in_query=False)
+        call, grant, failed = await self._guard_location(request, in_query=False)
         if failed is not None or grant is None:
-            unguarded: Response = failed or self._answer(call, {}, 500)  # type: ignore[attr-defined]
-            return unguarded
+            return failed or self._answer(call, {}, 500)
         conversation_id = request.path_params["conversation_id"]
-        conversation = self.conversations.get(conversation_id)  # type: ignore[attr-defined]
+        conversation = self.conversations.get(conversation_id)
         if conversation is None or conversation["locationId"] != grant.location_id:
             body = {"statusCode": 400, "message": "Conversation not found"}
-            refused: Response = self._ok(call, body, 400)  # type: ignore[attr-defined]
-            return refused
+            return self._ok(call, body, 400)
         changes = {k: v for k, v in (call.json or {}).items() if k in ("unreadCount", "starred")}
         if "unreadCount" in changes and not isinstance(changes["unreadCount"], int | float):
             body = {"statusCode": 422, "message": ["unreadCount must be a number"]}
-            invalid: Response = self._ok(call, body, 422)  # type: ignore[attr-defined]
-            return invalid
+            return self._ok(call, body, 422)
         conversation.update(changes)
         self.conversation_updates.append({"id": conversation_id, **changes})
-        answer: Response = self._ok(call, {"success": True, "conversation": conversation})  # type: ignore[attr-defined]
-        return answer
+        return self._ok(call, {"success": True, "conversation": conversation})

@@ -246,5 +246,21 @@ class GuardedFake:
         limited = self._limit(call, resource or "")
         return call, grant, limited
 
+    async def _guard_location(
+        self, request: Request, *, in_query: bool
+    ) -> tuple[RecordedCall, Grant | None, Response | None]:
+        """The guard, then the `locationId` the call names (query or JSON body) must be the
+        token's: 403 otherwise."""
+        call, grant, failed = await self._guard(request)
+        if failed is not None or grant is None:
+            return call, grant, failed
+        location_id = (
+            call.query.get("locationId") if in_query else (call.json or {}).get("locationId")
+        )
+        if location_id != grant.location_id:
+            body = {"statusCode": 403, "message": "token not for location"}
+            return call, grant, self._ok(call, body, 403)
+        return call, grant, None
+
     def _ok(self, call: RecordedCall, body: Any, status: int = 200) -> Response:
         return self._answer(call, body, status, **call.rate_headers)

@@ -21,13 +21,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ghl_app.demo.fake_ghl_guard import GuardedFake
+
 ACTION_KEY = "send_whatsapp_message"
 
 
-class WorkflowFake:
+class WorkflowFake(GuardedFake):
     """Mixed into FakeGhl (which provides the guard, `_ok`, `_answer`, `contacts`, `url`)."""
 
     trigger_fires: list[dict[str, Any]]
+    contacts: dict[str, dict[str, Any]]  # FakeGhl's
     inactive_triggers: set[str]
 
     def _init_workflows(self) -> None:
@@ -45,38 +48,38 @@ class WorkflowFake:
         ]
 
     def target_url(self, location_id: str, trigger_id: str) -> str:
-        url: str = self.url  # type: ignore[attr-defined]
+        url: str = self.url
         return f"{url}/workflows-marketplace/triggers/execute/{location_id}/{trigger_id}"
 
     def fires_for(self, trigger_id: str) -> list[dict[str, Any]]:
         return [f["event"] for f in self.trigger_fires if f["trigger_id"] == trigger_id]
 
     async def _get_contact(self, request: Request) -> Response:
-        call, grant, failed = await self._guard(request)  # type: ignore[attr-defined]
+        call, grant, failed = await self._guard(request)
         if failed is not None or grant is None:
-            return failed or self._answer(call, {}, 500)  # type: ignore[attr-defined]
-        contact = self.contacts.get(request.path_params["contact_id"])  # type: ignore[attr-defined]
+            return failed or self._answer(call, {}, 500)
+        contact = self.contacts.get(request.path_params["contact_id"])
         if contact is None or contact.get("locationId") != grant.location_id:
             body = {"statusCode": 400, "message": "Contact not found"}
-            return self._ok(call, body, 400)  # type: ignore[attr-defined]
-        return self._ok(call, {"contact": contact})  # type: ignore[attr-defined]
+            return self._ok(call, body, 400)
+        return self._ok(call, {"contact": contact})
 
     async def _execute_trigger(self, request: Request) -> Response:
-        call, grant, failed = await self._guard(request)  # type: ignore[attr-defined]
+        call, grant, failed = await self._guard(request)
         if failed is not None or grant is None:
-            return failed or self._answer(call, {}, 500)  # type: ignore[attr-defined]
+            return failed or self._answer(call, {}, 500)
         location_id = request.path_params["location_id"]
         trigger_id = request.path_params["trigger_id"]
         if grant.location_id != location_id:
             body = {"statusCode": 403, "message": "token not for location"}
-            return self._ok(call, body, 403)  # type: ignore[attr-defined]
+            return self._ok(call, body, 403)
         if trigger_id in self.inactive_triggers:
             body = {"statusCode": 400, "message": f"trigger with id: {trigger_id} inactive"}
-            return self._ok(call, body, 400)  # type: ignore[attr-defined]
+            return self._ok(call, body, 400)
         self.trigger_fires.append(
             {"location_id": location_id, "trigger_id": trigger_id, "event": call.json}
         )
-        return self._ok(call, {})  # type: ignore[attr-defined]
+        return self._ok(call, {})
 
 
 def workflow_call(

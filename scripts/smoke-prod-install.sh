@@ -47,10 +47,15 @@ for _ in $(seq 1 150); do
   if grep -q "open http" "$work/demo.out"; then break; fi
   sleep 0.2
 done
+# Each page is saved, then searched: `curl | grep -q` fails under pipefail when grep stops
+# reading before a large page (the fixture script) is written (curl: "Failure writing output").
+serves() {
+  curl -fsS "http://127.0.0.1:$port$1" -o "$work/page" && grep -q "$2" "$work/page"
+}
 failed=0
-curl -fsS "http://127.0.0.1:$port/demo/" | grep -q "DEMO" || failed=1
-curl -fsS "http://127.0.0.1:$port/demo/wa/fake-wpp.js" | grep -q "window.__fixture" || failed=1
-curl -fsS "http://127.0.0.1:$port/demo/phone" | grep -q "Simulated phone" || failed=1
+serves /demo/ "DEMO" || failed=1
+serves /demo/wa/fake-wpp.js "window.__fixture" || failed=1
+serves /demo/phone "Simulated phone" || failed=1
 kill -TERM "$demo"
 wait "$demo" || true
 if [[ $failed -ne 0 ]]; then

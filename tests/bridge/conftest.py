@@ -93,15 +93,19 @@ class Bridged:
             "message": text,
             "attachments": attachments or [],
         }
+        return message_id, await self.signed_post("/webhooks/ghl/outbound", payload)
+
+    async def signed_post(self, path: str, payload: dict[str, Any]) -> int:
+        """POST `payload` to one of our webhook routes, signed as GHL signs it; the status."""
         body = json.dumps(payload).encode()
         signature = base64.b64encode(SIGNING_KEY.sign(body)).decode()
         async with self.app.client() as client:
             response = await client.post(
-                "/webhooks/ghl/outbound",
+                path,
                 content=body,
                 headers={"content-type": "application/json", "x-ghl-signature": signature},
             )
-        return message_id, response.status_code
+        return response.status_code
 
     @property
     def services(self) -> Any:

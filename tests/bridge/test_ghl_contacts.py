@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,15 +22,7 @@ CHAT = "5511977770002"
 
 async def _app_webhook(bridged: Bridged, payload: dict[str, Any]) -> int:
     """A GHL app webhook (Default Webhook URL), signed as GHL signs it."""
-    body = json.dumps(payload).encode()
-    signature = base64.b64encode(SIGNING_KEY.sign(body)).decode()
-    async with bridged.app.client() as client:
-        response = await client.post(
-            "/webhooks/ghl",
-            content=body,
-            headers={"content-type": "application/json", "x-ghl-signature": signature},
-        )
-    return response.status_code
+    return await bridged.signed_post("/webhooks/ghl", payload)
 
 
 async def _first_message(bridged: Bridged, body: str = "one") -> str:

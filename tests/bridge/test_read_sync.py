@@ -7,11 +7,9 @@ the fixture page in real Chromium, the fake GHL."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 from typing import Any
 
-from bridge.conftest import LOCATION, SIGNING_KEY, Bridged, wait_for
+from bridge.conftest import LOCATION, Bridged, wait_for
 from bridge.test_event_kinds import CUSTOMER, phone_of, posted, set_settings
 
 CHAT = f"{CUSTOMER}@c.us"
@@ -29,15 +27,7 @@ async def unread_webhook(bridged: Bridged, conversation_id: str, unread: int) ->
         "starred": False,
         "unreadCount": unread,
     }
-    body = json.dumps(payload).encode()
-    signature = base64.b64encode(SIGNING_KEY.sign(body)).decode()
-    async with bridged.app.client() as client:
-        response = await client.post(
-            "/webhooks/ghl",
-            content=body,
-            headers={"content-type": "application/json", "x-ghl-signature": signature},
-        )
-    return response.status_code
+    return await bridged.signed_post("/webhooks/ghl", payload)
 
 
 async def conversation_of_first_message(bridged: Bridged) -> str:

@@ -26,6 +26,7 @@ from connectors.base import EngineError
 log = logging.getLogger(__name__)
 
 _BRIDGE_JS = Path(__file__).with_name("wa_bridge.js")
+_LEASE_GUARD_JS = Path(__file__).with_name("lease_guard.js")
 BINDING = "__waEmit"
 _ATTACH_TIMEOUT_MS = 60_000
 _ATTACHED = "() => !!(window.__waBridge && window.__waBridge.attached)"
@@ -97,7 +98,11 @@ async def _add_init_scripts(context: BrowserContext, config: PlaywrightConfig) -
         if config.wa_js_path is not None:
             await context.add_init_script(path=config.wa_js_path)
 
-    await asyncio.gather(wa_js(), context.add_init_script(path=_BRIDGE_JS))
+    await asyncio.gather(
+        wa_js(),
+        context.add_init_script(path=_BRIDGE_JS),
+        context.add_init_script(path=_LEASE_GUARD_JS),
+    )
 
 
 async def open_whatsapp(

@@ -303,6 +303,22 @@ class PlaywrightEngine:
         except PlaywrightError as exc:
             raise EngineError("wa_error", f"{name}: {exc.message}") from exc
 
+    async def hold_until(self, deadline: float) -> None:
+        """The page leaves WhatsApp by itself at `deadline` (epoch seconds) unless told a later
+        one: a worker's lease, enforced even while this process cannot act (lease_guard.js)."""
+        run = self._run
+        if run is None or run.lost:
+            raise EngineError("not_running", f"engine {self.instance_id} is not running")
+        try:
+            await asyncio.wait_for(
+                run.page.evaluate(
+                    "(ms) => window.__waHold && window.__waHold(ms)", deadline * 1000
+                ),
+                _COMMAND_TIMEOUT_S,
+            )
+        except (TimeoutError, PlaywrightError) as exc:
+            raise EngineError("wa_error", f"hold_until: {exc}") from exc
+
     async def send_text(self, chat_id: str, text: str, *, message_id: str) -> SentMessage:
         return _sent(await self._command("sendText", chat_id, text, message_id))
 

@@ -44,7 +44,12 @@ def serve(settings: Settings) -> int:
 
     _check_port_free(settings.host, settings.port)
     asyncio.run(db.apply_migrations(settings.database_url))
-    log.info("migrations applied, serving on %s:%d", settings.host, settings.port)
+    log.info(
+        "migrations applied, serving on %s:%d (role %s)",
+        settings.host,
+        settings.port,
+        settings.role,
+    )
     # By import string: ghl_app never imports web (architecture.md); the factory reads the
     # same environment these settings came from.
     config = uvicorn.Config(
@@ -122,7 +127,14 @@ def demo(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ghl-whatsapp", description="WhatsApp for GoHighLevel")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="apply pending migrations, then serve on HOST:PORT")
+    serve_parser = sub.add_parser("serve", help="apply pending migrations, then serve on HOST:PORT")
+    serve_parser.add_argument(
+        "--role",
+        choices=("all", "web", "worker"),
+        default=None,
+        help="all (default: one process), web (HTTP, WebSocket, webhooks) or worker (WhatsApp"
+        " engines and jobs); web and worker need PostgreSQL and Redis (ROLE)",
+    )
     sub.add_parser("migrate", help="apply pending migrations")
     sub.add_parser("doctor", help="check this machine and the settings")
     sub.add_parser("fetch-wajs", help="download, verify and cache the pinned wa-js")
@@ -141,6 +153,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.command == "demo":
             # Never the user's settings or database: the demo builds its own (ghl_app/demo).
             sys.exit(demo(args))
+        if getattr(args, "role", None):
+            # Through the environment: the web app's factory reads its settings from it again.
+            os.environ["ROLE"] = args.role
         settings = load_settings()
         settings.data_dir.chmod(0o700)
         configure_logging(settings.log_level, settings.log_format)

@@ -19,6 +19,8 @@ from tortoise.migrations.api import migrate as migrate_api
 from ghl_app.errors import ConfigError
 
 MODELS_MODULE = "ghl_app.models"
+# The tables of a scaled-out deployment (issue 17) live beside the product's own.
+CLUSTER_MODELS_MODULE = "ghl_app.cluster.models"
 MIGRATIONS_MODULE = "migrations"
 APP_LABEL = "models"
 # The key of the PostgreSQL advisory lock that makes migrations one process at a time: any
@@ -41,7 +43,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "connections": {"default": _connection_url(database_url)},
         "apps": {
             APP_LABEL: {
-                "models": [MODELS_MODULE],
+                "models": [MODELS_MODULE, CLUSTER_MODELS_MODULE],
                 "migrations": MIGRATIONS_MODULE,
                 "default_connection": "default",
             }

@@ -6,6 +6,9 @@ Order matters: start the pieces others depend on first, stop them last.
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 from datetime import timedelta
 
 import httpx
@@ -16,6 +19,8 @@ from ghl_app.bridge.media.links import MediaLinks
 from ghl_app.bridge.pacing import Pacing
 from ghl_app.bridge.workflow_sends import WorkflowSends
 from ghl_app.bus import make_bus
+from ghl_app.cluster.web_sessions import WebSessions
+from ghl_app.cluster.worker import WorkerNode
 from ghl_app.ghl.integration import BUDGET_WAIT_S, GhlIntegration
 from ghl_app.ghl.workflow_triggers import WorkflowTriggers
 from ghl_app.integrations.alerts import DisconnectAlerts
@@ -48,7 +53,18 @@ class Services:
         )
         self.ghl = self.ghl_integration.client
         self.tokens = self.ghl_integration.tokens
-        self.sessions = SessionManager(settings, self.bus, self.supervisor)
+        # Issue 17: a web node's sessions run on workers; a worker runs them under leases.
+        self.node_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.sessions = (
+            WebSessions(settings, self.bus, self.supervisor, self.node_id)
+            if settings.role == "web"
+            else SessionManager(settings, self.bus, self.supervisor)
+        )
+        self.worker = (
+            WorkerNode(settings, self.sessions, self.bus, self.supervisor, self.node_id)
+            if settings.role == "worker"
+            else None
+        )
         # Inbound files GHL will not take, served by /media/ links until their retention ends.
         self.media_links = MediaLinks(
             settings.media_dir,
@@ -114,9 +130,17 @@ class Services:
                 ", ".join(self.settings.missing_ghl),
             )
         await self.bus.start()
+        if isinstance(self.sessions, WebSessions):
+            # A web node: HTTP, WebSocket and webhooks. Jobs it enqueues run on the workers.
+            await self.sessions.start_rpc()
+            log.info("web node %s up", self.node_id)
+            return
         self.supervisor.spawn("media-retention", self.media_links.run_retention())
         self.supervisor.spawn("grant-keepalive", self.ghl_integration.tokens.run_keepalive())
-        self.sessions.restore()  # in the background: linked instances come back a few at a time
+        if self.worker is not None:
+            await self.worker.start()  # takes over linked instances no live worker holds
+        else:
+            self.sessions.restore()  # in the background: linked instances come back a few at a time
         await self.jobs.start(self.supervisor)  # after every handler is registered
 
     async def stop(self) -> None:
@@ -124,6 +148,8 @@ class Services:
         # queue (they may still need sessions and GHL), then close the browsers.
         await self.jobs.stop(grace_s=8)
         await self.sessions.shutdown()  # engines closed cleanly, profiles and statuses kept
+        if self.worker is not None:
+            await self.worker.close()
         await self.supervisor.shutdown()
         await self.bridge.aclose()
         await self.ghl_integration.aclose()  # after the tasks that may still call GHL

@@ -24,6 +24,7 @@ from ghl_app.settings_parse import (
     read_int,
     read_url,
     redis_url,
+    role,
 )
 
 # Pinned wa-js: the version whatsapp-web.md was checked against.
@@ -181,6 +182,11 @@ class Settings:
     # Where numbers' login snapshots go (file:///folder or s3://bucket/prefix); unset: nowhere.
     profile_store: str | None = None
     profile_snapshot_seconds: float = 1800.0
+    # Issue 17: `all` (one process, the default), `web` (HTTP, WebSocket, webhooks) or `worker`
+    # (engines and jobs); web and worker need PostgreSQL and Redis. A worker holds each
+    # instance it runs under a lease of this length, renewed every third of it.
+    role: str = "all"
+    lease_seconds: float = 15.0
     # A launched WhatsApp Web page that shows neither a QR nor the login within this long is
     # stuck (a WhatsApp Web update wa-js does not handle yet): restarted once, then failed.
     wa_ready_timeout_seconds: float = 180.0
@@ -367,6 +373,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         redis_url=redis_url(env),
         profile_store=profile_store(env),
         profile_snapshot_seconds=read_float(env, "PROFILE_SNAPSHOT_SECONDS", 1800.0, low=5.0),
+        role=role(env, database_url(env, data_dir), redis_url(env)),
+        lease_seconds=read_float(env, "LEASE_SECONDS", 15.0, low=3.0),
         send_min_gap_seconds=read_float(env, "SEND_MIN_GAP_SECONDS", 2.0, low=0.0),
         send_jitter_seconds=read_float(env, "SEND_JITTER_SECONDS", 1.5, low=0.0),
         sends_per_minute=read_int(env, "SENDS_PER_MINUTE", 20, low=0, high=10_000),

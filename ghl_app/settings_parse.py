@@ -122,3 +122,17 @@ def provider_mode(env: dict[str, str]) -> str:
     if mode not in PROVIDER_MODES:
         raise ConfigError(f"GHL_PROVIDER_MODE={mode!r} is unknown: use extra or default")
     return mode
+
+
+def role(env: dict[str, str], database: str, redis: str | None) -> str:
+    """ROLE (issue 17): all, web or worker. The roles share state and jobs through PostgreSQL
+    and events through Redis, so web and worker refuse to start without them."""
+    value = (read(env, "ROLE") or "all").lower()
+    if value not in ("all", "web", "worker"):
+        raise ConfigError(f"ROLE={value!r} is unknown: use all, web or worker")
+    if value != "all" and (database.startswith("sqlite") or not redis):
+        raise ConfigError(
+            f"ROLE={value} needs PostgreSQL (DATABASE_URL=postgres://...) and Redis (REDIS_URL): "
+            "the roles share state through them; one process on SQLite is ROLE=all"
+        )
+    return value

@@ -175,7 +175,7 @@ async def instance_qr(request: Request) -> JSONResponse:
     claims = require_claims(request)
     sessions = _sessions(request)
     instance = await sessions.get_instance(request.path_params["id"], claims.location_id)
-    qr = sessions.current_qr(instance.id)
+    qr = await sessions.qr_of(instance.id)
     if qr is None or instance.status is not InstanceStatus.QR:
         return JSONResponse(
             {

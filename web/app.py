@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
 from tortoise.contrib.starlette import RegisterTortoise
 
 from ghl_app.db import tortoise_config
@@ -61,13 +62,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 log.info("app stopping")
                 await services.stop()
 
-    routes = [*health.routes, *page.routes, *ghl_oauth.routes, *ghl_webhooks.routes]
-    routes += [*outbound.routes, *api_messages.routes, *workflows.routes, *metrics.routes]
-    routes += [*api_instances.routes, *ws.routes, *api_integrations.routes]
-    routes += api_agency.routes
-    routes += api_number_settings.routes
-    routes += media.routes
-    routes += openapi.routes
+    routes: list[BaseRoute] = [*health.routes, *metrics.routes]
+    if settings.role != "worker":  # a worker's port is for its health and metrics only
+        routes += [*page.routes, *ghl_oauth.routes, *ghl_webhooks.routes]
+        routes += [*outbound.routes, *api_messages.routes, *workflows.routes]
+        routes += [*api_instances.routes, *ws.routes, *api_integrations.routes]
+        routes += api_agency.routes
+        routes += api_number_settings.routes
+        routes += media.routes
+        routes += openapi.routes
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

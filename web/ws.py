@@ -171,7 +171,7 @@ class _Client:
             log.warning("event bus: subscription to instance %s not confirmed in time", instance_id)
         instance = await self.sessions.get_instance(instance_id, self.claims.location_id)
         await self.send({"type": "instance", "instance": self.sessions.snapshot(instance)})
-        qr = self.sessions.current_qr(instance_id)
+        qr = await self.sessions.qr_of(instance_id)
         if qr is not None:
             await self.send({"type": "qr", "instance_id": str(instance_id), "qr": qr.to_dict()})
 

@@ -253,7 +253,7 @@ class EventKinds:
             return
         medium = "video" if event.is_video else "voice"
         declined = False
-        engine = self._sessions.engine_for(instance_id)
+        engine = await self._sessions.engine_of(instance_id)
         extra = {"instance_id": str(instance_id), "location_id": location_id}
         if settings.reject_calls and engine is not None:
             try:

@@ -245,7 +245,7 @@ class OutboundBridge:
             )
             instance = route.instance
             await _record_route(message, route)
-            engine = self._sessions.engine_for(instance.id)
+            engine = await self._sessions.engine_of(instance.id)
             if engine is None or not engine.running:
                 raise routing.Reconnecting("the WhatsApp session is restarting: the send waits")
             phone = str(job.payload.get("phone") or "")

@@ -52,7 +52,7 @@ class ReadSync:
             settings = await number_settings.load(contact.last_instance_id, location_id)
             if not settings.read_sync:
                 continue
-            engine = self._sessions.engine_for(contact.last_instance_id)
+            engine = await self._sessions.engine_of(contact.last_instance_id)
             if engine is None or not engine.running:
                 log.info("read in GHL while the number is not running: not mirrored", extra=extra)
                 continue

@@ -24,8 +24,8 @@ class InProcessEventBus:
     async def publish(self, topic: str, event: Event) -> None:
         self._fanout.offer(topic, event)
 
-    def subscribe(self, topic: str) -> Subscription:
-        subscription = Subscription(topic, self._fanout.remove, self._ready)
+    def subscribe(self, topic: str, maxsize: int = 256) -> Subscription:
+        subscription = Subscription(topic, self._fanout.remove, self._ready, maxsize)
         self._fanout.add(subscription)
         return subscription
 

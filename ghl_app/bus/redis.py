@@ -94,13 +94,13 @@ class RedisEventBus:
             log.info("event bus: publishing to Redis works again")
         self._publish_failing = False
 
-    def subscribe(self, topic: str) -> Subscription:
+    def subscribe(self, topic: str, maxsize: int = 256) -> Subscription:
         if self._fanout.count(topic) == 0:
             ready = asyncio.Event()
             self._ready[topic] = ready
             self._confirming.setdefault(PREFIX + topic, deque()).append(ready)
             self._commands.put_nowait(("subscribe", PREFIX + topic))
-        subscription = Subscription(topic, self._closed, self._ready[topic])
+        subscription = Subscription(topic, self._closed, self._ready[topic], maxsize)
         self._fanout.add(subscription)
         return subscription
 

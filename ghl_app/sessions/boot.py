@@ -6,6 +6,7 @@ import abc
 import asyncio
 import contextlib
 import logging
+import uuid
 
 from ghl_app.errors import AppError
 from ghl_app.models import Instance
@@ -24,12 +25,19 @@ class SessionBoot(SessionCore):
         self._restore_task = self._supervisor.spawn("sessions-restore", self._restore_all())
         return self._restore_task
 
-    async def _restore_all(self) -> None:
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    async def warm_up(self) -> None:
         if self._playwright is not None:
             try:
                 await self._playwright.warm_up()
             except Exception as exc:  # reported again, to the user, by the first start
                 log.warning("browser driver warm-up failed: %s", exc)
+
+    async def _restore_all(self) -> None:
+        await self.warm_up()
         # A QR wait cut short by a process exit has nothing left to wait for.
         await Instance.filter(status__in=[S.STARTING, S.QR]).update(status=S.STOPPED)
         rows = await Instance.filter(status__in=[S.CONNECTED, S.DISCONNECTED]).order_by("id")
@@ -47,6 +55,12 @@ class SessionBoot(SessionCore):
             "restored %d sessions in %.1fs", len(rows), asyncio.get_running_loop().time() - began
         )
 
+    async def claim(self, instance_id: uuid.UUID) -> None:
+        """A worker takes over a linked instance no live worker holds (issue 17)."""
+        instance = await Instance.get_or_none(id=instance_id)
+        if instance is not None and instance.status in (S.CONNECTED, S.DISCONNECTED):
+            await self._restore_one(instance)
+
     async def _restore_one(self, instance: Instance) -> None:
         async with self._locked(instance.id):
             if instance.id in self._sessions or self._closing:
@@ -54,10 +68,15 @@ class SessionBoot(SessionCore):
             try:
                 session = self._register(instance, linked=True)
             except AppError as exc:
+                if self.leases is not None:
+                    return  # a worker that is full leaves it to one with room
                 await self._write(
                     instance.id, status=S.FAILED, last_error=f"{exc.code}: {exc.message}"
                 )
                 return
+            if not await self._take_lease(session):
+                del self._sessions[instance.id]
+                return  # another worker took it first
             try:
                 await self._launch(session)
             except Exception as exc:
@@ -86,6 +105,7 @@ class SessionBoot(SessionCore):
         async def stop_one(session: Session) -> None:
             async with slots:
                 await self._stop_engine(session)
+                await self._let_go(session)  # a worker: others take it over at once
 
         await asyncio.gather(*(stop_one(s) for s in sessions))
         waiting = [s.instance_id for s in sessions if s.status in (S.STARTING, S.QR)]

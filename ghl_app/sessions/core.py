@@ -11,13 +11,16 @@ import abc
 import asyncio
 import logging
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from connectors.base import Engine, EngineFactory
+from tortoise.transactions import in_transaction
+
+from connectors.base import Engine, EngineError, EngineFactory
 from connectors.events import EngineEvent, EventSink
 from ghl_app.bus import EventBus
 from ghl_app.models import Instance, InstanceStatus
@@ -26,6 +29,9 @@ from ghl_app.sessions.profiles import ProfileSnapshots, open_store
 from ghl_app.sessions.state import LockEntry, Session, instance_snapshot
 from ghl_app.settings import Settings
 from ghl_app.supervisor import TaskSupervisor
+
+if TYPE_CHECKING:
+    from ghl_app.cluster.leases import Leases
 
 log = logging.getLogger("ghl_app.sessions.manager")
 
@@ -61,6 +67,12 @@ class SessionCore(abc.ABC):
         # Login snapshots in a profile store, when one is set (issue 17, portable profiles).
         self.snapshots: ProfileSnapshots | None = None
         self._snapshot_keepers: dict[uuid.UUID, asyncio.Task[None]] = {}
+        # A worker of a scaled-out deployment runs each instance under a lease (issue 17,
+        # ghl_app/cluster): set by the worker; None in a single process.
+        self.leases: Leases | None = None
+        self.hold_s = 0.0  # how long after a renewal began this process may act on a lease
+        # Another worker's engine, for an instance this worker does not run (None: no cluster).
+        self.remote_engine: Callable[[uuid.UUID], Awaitable[Engine | None]] | None = None
         if settings.profile_store:
             self.snapshots = ProfileSnapshots(
                 open_store(settings.profile_store),
@@ -86,6 +98,7 @@ class SessionCore(abc.ABC):
         if session.engine is None:
             session.engine = await self._build(session)
         await session.engine.start()
+        await self._hold_page(session)
         session.launches += 1
         log.info("engine started", extra=session.log_extra)
         self._spawn(session, "ready-watch", self._watch_ready(session, session.launches))
@@ -128,6 +141,7 @@ class SessionCore(abc.ABC):
             del self._sessions[session.instance_id]
         self._cancel_tasks(session)
         await self._stop_engine(session)
+        await self._let_go(session)
 
     async def _stop_engine(self, session: Session) -> None:
         if session.engine is None:
@@ -137,7 +151,7 @@ class SessionCore(abc.ABC):
         except Exception:
             log.exception("engine stop failed", extra=session.log_extra)
             return
-        if self.snapshots is not None and session.linked:
+        if self.snapshots is not None and session.linked and not session.lost:
             # The browser is closed: its files are complete now, the best snapshot there is.
             profile = self.profile_dir(session.instance_id)
             await self.snapshots.save(session.location_id, session.instance_id, profile)
@@ -151,6 +165,8 @@ class SessionCore(abc.ABC):
                 await session.engine.logout()
             except Exception:
                 log.exception("engine logout failed", extra=session.log_extra)
+        if session is not None:
+            await self._let_go(session)
         await asyncio.to_thread(shutil.rmtree, self.profile_dir(iid), True)
         if self.snapshots is not None:
             await self.snapshots.forget(location_id, iid)
@@ -195,7 +211,11 @@ class SessionCore(abc.ABC):
         return sink
 
     def _is_current(self, session: Session) -> bool:
-        return not session.closing and self._sessions.get(session.instance_id) is session
+        return (
+            not session.closing
+            and self._sessions.get(session.instance_id) is session
+            and session.lease_until > time.monotonic()
+        )
 
     @abc.abstractmethod
     async def _on_event(self, session: Session, event: EngineEvent) -> None:
@@ -208,16 +228,50 @@ class SessionCore(abc.ABC):
             return
         if "status" in fields:
             session.status = fields["status"]
-        await self._write(session.instance_id, **fields)
+        if self.leases is None or session.epoch is None:
+            await self._write(session.instance_id, **fields)
+            return
+        # A worker writes for an instance only under the lease it holds: checked and written
+        # in one transaction, the lease row share-locked, so a taker waits for this write to
+        # end and a stale owner's write never lands after it (issue 17, fencing).
+        changed: tuple[Instance, InstanceStatus] | None = None
+        async with in_transaction() as db:
+            if not await self.leases.holds(db, session.instance_id, session.epoch):
+                fenced = True
+            else:
+                fenced = False
+                changed = await self._save(session.instance_id, fields, db)
+        if fenced:
+            log.warning("write refused: the lease was lost", extra=session.log_extra)
+            self._supervisor.spawn(
+                f"session-lost:{session.instance_id}", self._lose(session, release=False)
+            )
+        elif changed is not None:
+            await self._after_write(changed[0], changed[1], fields)
 
     async def _write(self, iid: uuid.UUID, **fields: Any) -> Instance | None:
-        instance = await Instance.get_or_none(id=iid)
-        if instance is None:
+        changed = await self._save(iid, fields)
+        if changed is None:
             return None  # deleted meanwhile
+        await self._after_write(changed[0], changed[1], fields)
+        return changed[0]
+
+    async def _save(
+        self, iid: uuid.UUID, fields: dict[str, Any], db: Any = None
+    ) -> tuple[Instance, InstanceStatus] | None:
+        instance = await Instance.get_or_none(id=iid, using_db=db)
+        if instance is None:
+            return None
         previous = instance.status
         for name, value in fields.items():
             setattr(instance, name, value)
-        await instance.save(update_fields=[*fields, "updated_at"])
+        await instance.save(update_fields=[*fields, "updated_at"], using_db=db)
+        return instance, previous
+
+    async def _after_write(
+        self, instance: Instance, previous: InstanceStatus, fields: dict[str, Any]
+    ) -> None:
+        iid = instance.id
         if "status" in fields:
             log.info(
                 "status %s",
@@ -234,4 +288,77 @@ class SessionCore(abc.ABC):
                         "status listener failed",
                         extra={"instance_id": str(iid), "location_id": instance.location_id},
                     )
-        return instance
+
+    # -- leases (a worker of a scaled-out deployment, issue 17) -------------------------------
+
+    def epoch_of(self, instance_id: uuid.UUID) -> int | None:
+        session = self._sessions.get(instance_id)
+        return None if session is None or session.closing else session.epoch
+
+    async def _take_lease(self, session: Session) -> bool:
+        """Under a worker: take the instance's lease before its engine starts. False when
+        another live worker holds it."""
+        if self.leases is None:
+            return True
+        began, wall = time.monotonic(), time.time()
+        epoch = await self.leases.acquire(session.instance_id)
+        if epoch is None:
+            return False
+        session.epoch, session.leased_at = epoch, began
+        session.lease_until, session.hold_wall = began + self.hold_s, wall + self.hold_s
+        return True
+
+    async def _hold_page(self, session: Session) -> None:
+        """Tell the page until when it may stay on WhatsApp: a page whose worker stops renewing
+        (paused, cut off) unloads itself before another worker may take the number over."""
+        hold = getattr(session.engine, "hold_until", None)
+        if hold is None or session.epoch is None:
+            return
+        try:
+            await hold(session.hold_wall)
+        except EngineError as exc:
+            log.warning("page hold not set: %s", exc, extra=session.log_extra)
+
+    async def renewed(self, held: dict[uuid.UUID, int], began: float, wall: float) -> None:
+        """After a renewal that began at `began` (monotonic) / `wall`: extend what is still
+        ours, let go of what was lost, and of what our own page already gave up."""
+        extended: list[Session] = []
+        for session in list(self._sessions.values()):
+            if session.epoch is None or session.closing or session.leased_at >= began:
+                continue  # no lease yet, or taken after this renewal began
+            if held.get(session.instance_id) != session.epoch:
+                log.warning("lease lost to another worker", extra=session.log_extra)
+                self._supervisor.spawn(
+                    f"session-lost:{session.instance_id}", self._lose(session, release=False)
+                )
+            elif session.lease_until <= began:
+                # Renewed too late: the page has unloaded itself. Hand the number back, and
+                # whichever worker has room (maybe this one) starts it again.
+                log.warning("lease held past its hold: handed back", extra=session.log_extra)
+                self._supervisor.spawn(
+                    f"session-lost:{session.instance_id}", self._lose(session, release=True)
+                )
+            else:
+                session.lease_until, session.hold_wall = began + self.hold_s, wall + self.hold_s
+                extended.append(session)
+        await asyncio.gather(*(self._hold_page(s) for s in extended))
+
+    async def _lose(self, session: Session, *, release: bool) -> None:
+        """Stop a session this worker may no longer run. Lost (`release` False): nothing of it
+        is written or snapshotted, another worker owns it now."""
+        if not release:
+            session.lost = True
+            session.lease_until = 0.0
+        async with self._locked(session.instance_id):
+            if self._sessions.get(session.instance_id) is not session:
+                return
+            await self._dispose(session)
+        log.info("engine stopped: the lease is gone", extra=session.log_extra)
+
+    async def _let_go(self, session: Session) -> None:
+        if self.leases is None or session.epoch is None or session.lost:
+            return
+        try:
+            await self.leases.release(session.instance_id, session.epoch)
+        except Exception as exc:  # it expires on its own
+            log.warning("lease not released: %s", exc, extra=session.log_extra)

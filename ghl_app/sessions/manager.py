@@ -107,6 +107,18 @@ class SessionManager(SessionBoot):
         """`listener(instance_id, location_id, event)` for every Message, Ack and Revoked."""
         self._listeners.append(listener)
 
+    async def engine_of(self, instance_id: uuid.UUID) -> Engine | None:
+        """The engine to send through: this process's, else (a worker of a scaled-out
+        deployment) the owner's, reached through it (ghl_app/cluster/remote.py)."""
+        engine = self.engine_for(instance_id)
+        if engine is not None or self.remote_engine is None:
+            return engine
+        return await self.remote_engine(instance_id)
+
+    async def qr_of(self, instance_id: uuid.UUID) -> QrCode | None:
+        """The QR the page should show now (a web node asks the owner)."""
+        return self.current_qr(instance_id)
+
     def engine_pids(self) -> list[int]:
         return sorted(
             pid for s in self._sessions.values() if s.engine is not None for pid in s.engine.pids()
@@ -151,6 +163,13 @@ class SessionManager(SessionBoot):
             if session is not None:
                 await self._dispose(session)  # a stale handle: crashed, failed, reconnecting
             session = self._register(instance, linked=False)
+            if not await self._take_lease(session):
+                del self._sessions[iid]
+                raise AppError(
+                    "owned_elsewhere",
+                    "Another worker runs this number right now. Try again in a moment.",
+                    409,
+                )
             await self._set(session, status=S.STARTING, last_error=None)
             try:
                 await self._launch(session)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +41,15 @@ class Session:
     ready_misses: int = 0  # launches that never got ready (no QR, no login) in time
     # What wa-js reported missing or outdated in this page (newest last, a few kept).
     problems: list[str] = field(default_factory=list)
+    # On a worker of a scaled-out deployment (issue 17): the lease epoch this session runs
+    # under, until when (monotonic) this process may act for it without a renewal, the same
+    # moment on the wall clock (the page's own guard), when it was taken, and whether it was
+    # lost (then nothing of it is written or saved any more).
+    epoch: int | None = None
+    lease_until: float = math.inf
+    hold_wall: float = math.inf
+    leased_at: float = 0.0
+    lost: bool = False
 
     @property
     def log_extra(self) -> dict[str, str]:

@@ -50,7 +50,7 @@ class InboundMedia:
         if (info.get("size") or 0) > MAX_INBOUND_BYTES:
             return [], too_large_note(info)
         assert message.instance_id is not None
-        engine = self._sessions.engine_for(message.instance_id)
+        engine = await self._sessions.engine_of(message.instance_id)
         if engine is None or not engine.running:
             raise RetryableError("the WhatsApp session is not running: media download waits")
         downloaded = await engine.download_media(

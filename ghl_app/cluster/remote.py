@@ -1,0 +1,172 @@
+"""Another worker's engine, reached through the owner (issue 17).
+
+Jobs run on whichever worker claims them; the engine of their instance runs on its owner. A
+send, a media download, a read mark or a call decline from a worker that is not the owner goes
+to the owner as one call and comes back as the engine's own answer or `EngineError`, so the
+bridge handles it exactly as a local engine's. The call names the lease epoch it was addressed
+under: an owner that no longer holds that epoch refuses it (`not_running`), and the job waits
+for the new owner.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from connectors.base import EngineError, Media, ResolvedId, SentMessage
+from ghl_app.cluster.rpc import Rpc, Unreachable
+
+if TYPE_CHECKING:
+    from ghl_app.sessions import SessionManager
+
+# A send may wait for its pacing turn and WhatsApp's answer; a download may be large.
+_CALL_S = 90.0
+
+
+class RemoteEngine:
+    """The `Engine` methods the bridge uses, carried out by the owner's engine."""
+
+    def __init__(self, rpc: Rpc, owner: str, instance_id: uuid.UUID, epoch: int) -> None:
+        self._rpc = rpc
+        self.owner = owner
+        self.instance_id = str(instance_id)
+        self._epoch = epoch
+
+    @property
+    def running(self) -> bool:
+        return True  # a live lease; a dead owner shows as `not_running` at the call
+
+    def pids(self) -> list[int]:
+        return []
+
+    async def start(self) -> None:
+        raise EngineError("not_supported", "the owner starts its engines")
+
+    async def stop(self) -> None:
+        raise EngineError("not_supported", "the owner stops its engines")
+
+    async def logout(self) -> None:
+        raise EngineError("not_supported", "logout goes through the session commands")
+
+    async def _call(self, op: str, **args: Any) -> Any:
+        try:
+            return await self._rpc.call(
+                self.owner,
+                "engine",
+                _CALL_S,
+                instance_id=self.instance_id,
+                epoch=self._epoch,
+                op=op,
+                args=args,
+            )
+        except Unreachable as exc:
+            raise EngineError("not_running", exc.message) from exc
+
+    async def send_text(self, chat_id: str, text: str, *, message_id: str) -> SentMessage:
+        return _sent(await self._call("send_text", chat_id=chat_id, text=text, id=message_id))
+
+    async def send_file(
+        self,
+        chat_id: str,
+        data: bytes,
+        *,
+        mimetype: str,
+        filename: str,
+        caption: str | None,
+        message_id: str,
+        voice: bool = False,
+    ) -> SentMessage:
+        result = await self._call(
+            "send_file",
+            chat_id=chat_id,
+            data=base64.b64encode(data).decode(),
+            mimetype=mimetype,
+            filename=filename,
+            caption=caption,
+            id=message_id,
+            voice=voice,
+        )
+        return _sent(result)
+
+    async def download_media(self, message_id: str) -> Media:
+        result = await self._call("download_media", id=message_id)
+        return Media(base64.b64decode(result["data"]), result["mimetype"], result["filename"])
+
+    async def resolve_phone(self, phone: str) -> ResolvedId | None:
+        result = await self._call("resolve_phone", phone=phone)
+        return None if result is None else ResolvedId(result["wid"], result["lid"])
+
+    async def mark_read(self, chat_id: str) -> None:
+        await self._call("mark_read", chat_id=chat_id)
+
+    async def mark_composing(self, chat_id: str, seconds: float) -> None:
+        await self._call("mark_composing", chat_id=chat_id, seconds=seconds)
+
+    async def reject_call(self, call_id: str) -> bool:
+        return bool(await self._call("reject_call", call_id=call_id))
+
+    async def catch_up(self, since: int, chats: Mapping[str, int] | None = None) -> int:
+        raise EngineError("not_supported", "catch-up runs on the owner")
+
+    async def request_pairing_code(self, phone: str) -> str:
+        raise EngineError("not_supported", "pairing goes through the session commands")
+
+
+def serve_engine_calls(rpc: Rpc, sessions: SessionManager) -> None:
+    """On a worker: carry out other workers' engine calls for the instances it owns."""
+
+    async def engine_call(params: dict[str, Any]) -> Any:
+        iid = uuid.UUID(str(params["instance_id"]))
+        engine = sessions.engine_for(iid)
+        if engine is None or sessions.epoch_of(iid) != params.get("epoch"):
+            raise EngineError("not_running", "this worker no longer runs that number")
+        args = dict(params.get("args") or {})
+        op = params.get("op")
+        if op == "send_text":
+            sent = await engine.send_text(args["chat_id"], args["text"], message_id=args["id"])
+            return _sent_dict(sent)
+        if op == "send_file":
+            sent = await engine.send_file(
+                args["chat_id"],
+                base64.b64decode(args["data"]),
+                mimetype=args["mimetype"],
+                filename=args["filename"],
+                caption=args.get("caption"),
+                message_id=args["id"],
+                voice=bool(args.get("voice")),
+            )
+            return _sent_dict(sent)
+        if op == "download_media":
+            media = await engine.download_media(args["id"])
+            data = base64.b64encode(media.data).decode()
+            return {"data": data, "mimetype": media.mimetype, "filename": media.filename}
+        if op == "resolve_phone":
+            resolved = await engine.resolve_phone(args["phone"])
+            return None if resolved is None else {"wid": resolved.wid, "lid": resolved.lid}
+        if op == "mark_read":
+            await engine.mark_read(args["chat_id"])
+            return None
+        if op == "mark_composing":
+            await engine.mark_composing(args["chat_id"], float(args["seconds"]))
+            return None
+        if op == "reject_call":
+            return await engine.reject_call(args["call_id"])
+        raise EngineError("not_supported", f"no such engine call: {op}")
+
+    rpc.handle("engine", engine_call)
+
+
+def _sent_dict(sent: SentMessage) -> dict[str, Any]:
+    recipients = list(sent.recipients) if sent.recipients is not None else None
+    return {"id": sent.id, "serialized_id": sent.serialized_id, "recipients": recipients}
+
+
+def _sent(result: dict[str, Any]) -> SentMessage:
+    recipients = result.get("recipients")
+    return SentMessage(
+        result["id"],
+        result["serialized_id"],
+        tuple(recipients) if recipients is not None else None,
+    )

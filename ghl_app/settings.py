@@ -60,6 +60,8 @@ ENV_NAMES = (
     "DATA_DIR",
     "DATABASE_URL",
     "REDIS_URL",
+    "ROLE",
+    "LEASE_SECONDS",
     "PROFILE_STORE",
     "PROFILE_SNAPSHOT_SECONDS",
     "PUBLIC_URL",
@@ -241,13 +243,29 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-def _max_sessions_default() -> int:
+def _memory_bytes() -> int | None:
+    """The memory this process may use: a container's cgroup limit when it has one (inside a
+    container /proc/meminfo shows the whole host: every replica would count all of it), else
+    the machine's."""
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()  # cgroup v2
+        if limit.isdigit():
+            return int(limit)
+    except OSError:
+        pass
     try:
         meminfo = Path("/proc/meminfo").read_text()
         total_kb = int(next(line.split()[1] for line in meminfo.splitlines() if "MemTotal" in line))
     except (OSError, StopIteration, ValueError):
+        return None
+    return total_kb * 1024
+
+
+def _max_sessions_default() -> int:
+    memory = _memory_bytes()
+    if memory is None:
         return 4
-    return max(1, (total_kb * 1024 - _MEMORY_RESERVED) // _MEMORY_PER_SESSION)
+    return max(1, (memory - _MEMORY_RESERVED) // _MEMORY_PER_SESSION)
 
 
 def _data_dir(env: dict[str, str]) -> Path:

@@ -49,6 +49,8 @@ async def test_two_pages_of_one_device_alive_at_once_count_as_two(browser: Brows
             await asyncio.sleep(1.0)  # both report again
             assert len(hub.pages_of(DEVICE, alive_within=GAP_SECONDS)) == 2
             assert hub.max_concurrent(DEVICE) == 2
+            [overlap] = hub.overlaps(DEVICE)
+            assert overlap.seconds >= 0.5
             assert hub.devices() == [DEVICE]
         finally:
             await first.close()
@@ -80,6 +82,7 @@ async def test_a_message_for_an_offline_device_waits_for_its_next_page(browser: 
             pages = hub.pages_of(DEVICE)
             assert len(pages) == 2 and pages[0].last < pages[1].first
             assert hub.max_concurrent(DEVICE) == 1
+            assert hub.overlaps(DEVICE) == []
         finally:
             await context.close()
 

@@ -27,7 +27,12 @@ true):
 - SIGSTOP of the Python process alone would leave the driver and Chromium running: the fixture
   page keeps reporting to the phone hub as if alive. A frozen machine or a partition stops the
   whole tree, so `Node.stop` stops every process of the node (python, driver, Chromium) and
-  `Node.cont` resumes them all.
+  `Node.cont` resumes them all (`stop(tree=False)` stops the Python process only).
+- On SIGCONT the page's overdue timers fire at once: a resumed page reports to the hub within
+  milliseconds, before the resumed Python side can run a line (let alone see that it lost its
+  lease and close the browser). Whatever keeps a stale page from counting as a second live page
+  must happen in the page or before the freeze, not in Python after it; the phone hub's
+  `overlaps(device)` says by how long two pages overlapped.
 """
 
 from __future__ import annotations
@@ -174,9 +179,15 @@ class Node:
         if left:
             self._note(f"Chromium outlived the SIGKILL of its node: {sorted(left)}")
 
-    def stop(self) -> None:
-        """SIGSTOP the whole node (python, driver, Chromium): a frozen machine or a partition."""
-        self._signal_all(self.processes(), signal.SIGSTOP)
+    def stop(self, *, tree: bool = True) -> None:
+        """SIGSTOP the whole node (python, driver, Chromium): a frozen machine or a partition.
+        `tree=False` stops the Python process only: its driver and Chromium run on, so its
+        fixture pages keep reporting to the phone hub (see the module's doc)."""
+        if tree:
+            self._signal_all(self.processes(), signal.SIGSTOP)
+        elif self.proc is not None and self.running:
+            self.processes()  # remembered for `cont` and the clean-up
+            self.proc.send_signal(signal.SIGSTOP)
 
     def cont(self) -> None:
         """SIGCONT everything `stop` froze (and anything started since)."""

@@ -76,6 +76,17 @@ class WaitingPage:
     code: str
 
 
+@dataclass(frozen=True)
+class Overlap:
+    """Two pages of one device alive together from `start` (hub monotonic time) for
+    `seconds`."""
+
+    page_a: str
+    page_b: str
+    start: float
+    seconds: float
+
+
 class RecordingPhoneHub(PhoneHub):
     """The demo's PhoneHub with a lock (the hub's server thread and the test both call it), the
     page records and a per-device inbox."""
@@ -268,6 +279,18 @@ class PhoneHubServer:
             alive += step
             most = max(most, alive)
         return most
+
+    def overlaps(self, device: str) -> list[Overlap]:
+        """Every pair of this device's pages alive at the same time, and for how long (0.0:
+        both reported at one instant)."""
+        spans = [(p.page_id, s, e) for p in self.pages_of(device) for s, e in p.intervals]
+        found: list[Overlap] = []
+        for i, (page_a, start_a, end_a) in enumerate(spans):
+            for page_b, start_b, end_b in spans[i + 1 :]:
+                if page_a != page_b and start_a <= end_b and start_b <= end_a:
+                    both = max(start_a, start_b)
+                    found.append(Overlap(page_a, page_b, both, min(end_a, end_b) - both))
+        return found
 
     def devices(self) -> list[str]:
         with self.hub.lock:

@@ -203,6 +203,6 @@ class PageClient:
         async with self.socket() as ws:
             await ws.start(instance_id)
             qr = await ws.next_qr(instance_id, timeout)
-            page_id = await hub.scan_when_shown(qr["code"], phone)
+            page_id: str = await hub.scan_when_shown(qr["code"], phone)
             await ws.wait_status(instance_id, "connected", timeout)
         return page_id

@@ -11,19 +11,25 @@ Every node gets its own PORT, DATA_DIR (so its own profiles folder, DATA_DIR/pro
 file (`<root>/<name>.log`, appended to across restarts). `app_cluster` ends every node and every
 Chromium they started, even when the test fails.
 
-What happens to a node's Chromium (checked on this machine, Playwright 1.x, Debian Chromium;
-tests/cluster/test_cluster_harness.py::test_a_killed_node_leaves_no_chromium_behind keeps it
-true):
-- The tree is python (serve) -> node (Playwright's driver, `run-driver`, same process group as
-  python) -> chromium. Playwright's driver launches the browser `detached` on POSIX
-  (processLauncher.ts: `detached: process.platform !== 'win32'`), so Chromium leads a session
-  and process group of its own: a signal to the node's process group does NOT reach Chromium.
-- SIGKILL of the Python process closes the driver's stdin pipe; the driver sees its transport
-  close and exits after closing its browsers (driver.ts `selfDestruct` -> gracefullyCloseAll,
-  and processLauncher's exit handler kills what is left). So Chromium goes down within about a
-  second or two, without anyone signalling it: a killed worker does not leave its sessions
-  running. `Node.kill` waits for that and says so in the log if it did not happen; the cluster's
-  clean-up kills any straggler either way.
+What happens to a node's Chromium (read in Playwright 1.65.1's driver, lib/coreBundle.js, and
+checked on this machine by tests/cluster/test_cluster_harness.py):
+- The tree is python (serve) -> node (Playwright's driver, `run-driver`, in python's process
+  group) -> chromium (one process: the engines launch it `--single-process`). The driver
+  launches the browser with `detached: process.platform !== "win32"` (processLauncher.ts,
+  launchProcess), so Chromium leads a session and process group of its own: a signal to the
+  node's process group does NOT reach Chromium.
+- SIGKILL of the Python process closes the driver's stdin pipe; `runDriver`'s
+  `transport.onclose` calls `gracefullyProcessExitDoNotHang(0)`: every browser is closed
+  gracefully (`gracefullyCloseAll`, capped at 30 s), then the driver exits, and its exit
+  handler kills what is left. Measured here: Chromium gone 0.12 s after the SIGKILL. So a
+  killed worker does not leave its sessions running, and its browser closed *cleanly*: the
+  profile was flushed to disk as on a clean stop. A machine dying gives no such flush:
+  `kill(tree=True)` SIGKILLs python, driver and Chromium at once for that. Measured here
+  (role all on SQLite, kill 1 s after the link): after `kill()` the profile's Local Storage
+  leveldb held the fixture's login key (`fake-wa:linked`); after `kill(tree=True)` no file
+  of the profile held it (Chromium writes Local Storage lazily, issue 17).
+  `Node.kill` waits for Chromium to go and notes in the node's log if it did not; the
+  cluster's clean-up kills any straggler either way.
 - SIGSTOP of the Python process alone would leave the driver and Chromium running: the fixture
   page keeps reporting to the phone hub as if alive. A frozen machine or a partition stops the
   whole tree, so `Node.stop` stops every process of the node (python, driver, Chromium) and

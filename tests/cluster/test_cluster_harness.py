@@ -15,17 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from ghl_app.demo.fake_ghl import FakeGhl, run_fake_ghl
-from support.cluster import Node, app_cluster
-from support.cluster_app import (
-    PageClient,
-    cluster_env,
-    inbound_posts,
-    phone_number,
-    posted_by,
-    seed_cluster_location,
-)
-from support.phone_hub import GAP_SECONDS, PhoneHubServer, phone_hub
+from ghl_app.demo.fake_ghl import FakeGhl
+from support.cluster import Cluster, Node
+from support.cluster_app import PageClient, inbound_posts, phone_number, posted_by
+from support.phone_hub import GAP_SECONDS, PhoneHubServer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.browser]
 
@@ -34,32 +27,20 @@ PHONE = phone_number(1)
 
 
 async def test_one_node_on_postgres_and_redis_links_through_the_hub_and_bridges_in_order(
-    postgres_url: str, redis_url: str, chromium_path: str, tmp_path: Path
+    cluster: Cluster, hub: PhoneHubServer, fake: FakeGhl, page_token: str, tmp_path: Path
 ) -> None:
-    with phone_hub() as hub:
-        async with run_fake_ghl(rate_limit=(1000, 10.0)) as fake:
-            env = cluster_env(
-                fake=fake,
-                hub=hub,
-                database_url=postgres_url,
-                redis_url=redis_url,
-                chromium_path=chromium_path,
-                root=tmp_path,
-            )
-            token = await seed_cluster_location(env, fake, tmp_path)
-            async with app_cluster(env, tmp_path) as cluster:
-                node = cluster.add("all-1")
-                await cluster.start_all()
-                await _link_and_bridge(node, hub, fake, PageClient(node.url, token))
-                chromium = node.chromium_pids()
-                assert chromium, "the linked instance runs a Chromium on the node's profiles"
-                _check_chromium_is_its_own_process_group(node, chromium)
-                await _freeze_and_thaw(node, hub)
-                node.kill()
-                # Playwright's driver took the browser down with the killed Python process.
-                assert node.chromium_pids() == set(), cluster.logs()
-            assert cluster.leaked() == set()
-    # Nothing of the node survived the harness's clean-up.
+    node = cluster.add("all-1")
+    await cluster.start_all()
+    await _link_and_bridge(node, hub, fake, PageClient(node.url, page_token))
+    chromium = node.chromium_pids()
+    assert chromium, "the linked instance runs a Chromium on the node's profiles"
+    _check_chromium_is_its_own_process_group(node, chromium)
+    await _freeze_and_thaw(node, hub)
+    node.kill()
+    # Playwright's driver took the browser down with the killed Python process.
+    assert node.chromium_pids() == set(), cluster.logs()
+    assert cluster.leaked() == set()
+    await cluster.close()  # what the fixture does after every test
     assert not any(f"--user-data-dir={tmp_path}" in " ".join(_cmd(pid)) for pid in _pids())
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from ghl_app.demo.fake_ghl import FakeGhl
 from support.cluster import Cluster, Node
-from support.cluster_app import PageClient, inbound_posts, phone_number, posted_by
+from support.cluster_app import PageClient, inbound_posts, link_all, phone_number, posted_by
 from support.phone_hub import GAP_SECONDS, PhoneHubServer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.browser]
@@ -32,6 +32,8 @@ async def test_one_node_on_postgres_and_redis_links_through_the_hub_and_bridges_
     node = cluster.add("all-1")
     await cluster.start_all()
     await _link_and_bridge(node, hub, fake, PageClient(node.url, page_token))
+    metrics = await node.metrics()
+    assert metrics["ghl_whatsapp_engines_running"] == 1
     chromium = node.chromium_pids()
     assert chromium, "the linked instance runs a Chromium on the node's profiles"
     _check_chromium_is_its_own_process_group(node, chromium)
@@ -42,6 +44,22 @@ async def test_one_node_on_postgres_and_redis_links_through_the_hub_and_bridges_
     assert cluster.leaked() == set()
     await cluster.close()  # what the fixture does after every test
     assert not any(f"--user-data-dir={tmp_path}" in " ".join(_cmd(pid)) for pid in _pids())
+
+
+async def test_several_instances_link_at_once_each_as_its_own_device(
+    cluster: Cluster, hub: PhoneHubServer, page_token: str
+) -> None:
+    node = cluster.add("all-1")
+    await cluster.start_all()
+    page = PageClient(node.url, page_token)
+    phones = {await page.create_instance(f"N{n}"): phone_number(10 + n) for n in range(3)}
+    pages = await link_all(page, hub, phones)
+    assert len(set(pages.values())) == 3
+    for instance_id, phone in phones.items():
+        assert (await page.instance(instance_id))["status"] == "connected"
+        assert [p.page_id for p in await hub.wait_linked(phone)] == [pages[instance_id]]
+        assert hub.max_concurrent(phone) == 1
+    assert (await node.metrics())["ghl_whatsapp_engines_running"] == 3
 
 
 async def _link_and_bridge(

@@ -55,6 +55,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from connectors._processes import cmdline, descendants, is_alive
 from support.app_server import free_port
@@ -234,6 +235,22 @@ class Node:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(10)
         return left
+
+    async def metrics(self) -> dict[str, float]:
+        """The node's /metrics (needs METRICS_TOKEN in its env; cluster_env sets one) as
+        `{"name{label=value,...}": value}`, e.g. `ghl_whatsapp_engines_running`."""
+        token = self.env.get("METRICS_TOKEN", "")
+        async with httpx.AsyncClient(timeout=10) as client:
+            answer = await client.get(
+                f"{self.url}/metrics", headers={"Authorization": f"Bearer {token}"}
+            )
+        answer.raise_for_status()
+        samples: dict[str, float] = {}
+        for family in text_string_to_metric_families(answer.text):
+            for sample in family.samples:
+                labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+                samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+        return samples
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

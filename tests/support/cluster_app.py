@@ -33,6 +33,7 @@ from support import app_server
 from support.phone_hub import PhoneHubServer
 
 APP_SECRET = "test-secret-0123456789abcdef"
+METRICS_TOKEN = "metrics-token-0123456789"
 
 
 def cluster_env(
@@ -68,6 +69,7 @@ def cluster_env(
         "SEND_JITTER_SECONDS": "0",
         "SENDS_PER_MINUTE": "0",
         "LOG_LEVEL": "INFO",
+        "METRICS_TOKEN": METRICS_TOKEN,
         **extra,
     }
 
@@ -206,3 +208,23 @@ class PageClient:
             page_id: str = await hub.scan_when_shown(qr["code"], phone)
             await ws.wait_status(instance_id, "connected", timeout)
         return page_id
+
+
+async def link_all(
+    page: PageClient,
+    hub: PhoneHubServer,
+    phones: dict[str, str],
+    *,
+    at_once: int = 4,
+    timeout: float = 60.0,
+) -> dict[str, str]:
+    """`page.link` for every `{instance_id: phone}`, at most `at_once` at a time (each start
+    launches a Chromium: the box has two cores); returns `{instance_id: hub page id}`."""
+    gate = asyncio.Semaphore(at_once)
+
+    async def one(instance_id: str, phone: str) -> tuple[str, str]:
+        async with gate:
+            return instance_id, await page.link(instance_id, hub, phone, timeout)
+
+    pairs = await asyncio.gather(*(one(i, p) for i, p in phones.items()))
+    return dict(pairs)

@@ -1,0 +1,155 @@
+"""Web and worker roles on one PostgreSQL and one Redis (issue 17, "Must show").
+
+Two web nodes take the page's commands; two workers run the engines. Instances spread over the
+workers by free capacity; a page on web-1 sees the QR of an instance running on worker-2 and
+sees it connect; a worker paused past its lease never runs an engine beside the worker that
+took its numbers over (the phone hub counts the pages of each device).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from bridge.conftest import LOCATION
+
+from support.cluster import Cluster, Node
+from support.cluster_app import PageClient, link_all, phone_number
+from support.phone_hub import PhoneHubServer
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.browser]
+
+# Sessions per worker, and per location on it (the default share would be a quarter).
+CAPACITY = {"MAX_SESSIONS": "10", "MAX_SESSIONS_PER_LOCATION": "10"}
+
+
+def running_on(node: Node, instance_id: str) -> bool:
+    """The instance's browser runs on this node (its Chromium names the profile folder)."""
+    return any(
+        f"--user-data-dir={node.profiles_dir / instance_id}" in " ".join(_cmd(p))
+        for p in node.chromium_pids()
+    )
+
+
+def _cmd(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+async def _engines(node: Node) -> int:
+    return int((await node.metrics())["ghl_whatsapp_engines_running"])
+
+
+async def test_instances_spread_over_workers_and_a_qr_crosses_nodes(
+    cluster: Cluster, hub: PhoneHubServer, page_token: str
+) -> None:
+    web_1, web_2 = cluster.add("web-1", role="web"), cluster.add("web-2", role="web")
+    worker_1 = cluster.add("worker-1", role="worker", **CAPACITY)
+    worker_2 = cluster.add("worker-2", role="worker", **CAPACITY)
+    await cluster.start_all()
+    pages = [PageClient(web_1.url, page_token), PageClient(web_2.url, page_token)]
+    ids = [await pages[n % 2].create_instance(f"N{n:02d}") for n in range(20)]
+    # Started one after another through both web nodes: each goes to the worker with the most
+    # free capacity at that moment.
+    for n, instance_id in enumerate(ids):
+        async with pages[n % 2].http() as client:
+            answer = await client.post(f"/api/instances/{instance_id}/start")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["instance"]["status"] in ("starting", "qr")
+    assert (await _engines(worker_1), await _engines(worker_2)) == (10, 10), cluster.logs()
+    # A web node runs no browser.
+    assert web_1.chromium_pids() == web_2.chromium_pids() == set()
+
+    on_worker_2 = next(i for i in ids if running_on(worker_2, i))
+    phone = phone_number(42)
+    async with pages[0].socket() as ws:  # the page is connected to web-1
+        await ws.subscribe(on_worker_2)
+        qr = await ws.next_qr(on_worker_2, timeout=30)
+        await hub.scan_when_shown(qr["code"], phone)
+        await ws.wait_status(on_worker_2, "connected", timeout=30)
+    assert (await pages[1].instance(on_worker_2))["status"] == "connected"
+    assert running_on(worker_2, on_worker_2)
+    assert len(await hub.wait_linked(phone)) == 1
+    assert hub.max_concurrent(phone) == 1
+
+    # A command taken by either web node reaches the owner: stop it through web-2.
+    async with pages[1].http() as client:
+        stopped = await client.post(f"/api/instances/{on_worker_2}/stop")
+    assert stopped.json()["status"] == "stopped"
+    assert await _engines(worker_2) == 9
+
+
+async def test_a_paused_worker_never_runs_a_number_beside_the_one_that_took_it_over(
+    cluster: Cluster, hub: PhoneHubServer, page_token: str
+) -> None:
+    """SIGSTOP a worker's Python process past its lease (its Chromium runs on, as when the
+    process stalls or loses the database), then SIGCONT: the other worker takes its numbers
+    over from the profile store without a QR, and no device ever has two pages at once."""
+    lease = {"LEASE_SECONDS": "6", "PROFILE_SNAPSHOT_SECONDS": "5", **CAPACITY}
+    web = cluster.add("web-1", role="web")
+    worker_1 = cluster.add("worker-1", role="worker", **lease)
+    await cluster.start_all()
+    page = PageClient(web.url, page_token)
+    phones = {await page.create_instance(f"P{n}"): phone_number(60 + n) for n in range(2)}
+    await link_all(page, hub, phones)
+    await _wait_snapshots(cluster, list(phones))
+    worker_2 = cluster.add("worker-2", role="worker", **lease)
+    await worker_2.start()
+
+    worker_1.stop(tree=False)  # the Python process only: its browsers run on
+    try:
+        for instance_id, phone in phones.items():
+            await _wait(lambda i=instance_id: running_on(worker_2, i), 60, cluster)
+            await page.wait_status(instance_id, "connected", timeout=60)
+            assert [p.page_id for p in await hub.wait_linked(phone, timeout=30)]
+        await asyncio.sleep(3)  # the stale pages had every chance to show up
+    finally:
+        worker_1.cont()
+    await asyncio.sleep(8)  # worker-1 wakes, finds its leases gone, and lets go
+    for instance_id, phone in phones.items():
+        assert hub.max_concurrent(phone) == 1, (phone, hub.pages_of(phone), cluster.logs())
+        assert not running_on(worker_1, instance_id)
+        assert running_on(worker_2, instance_id)
+        assert (await page.instance(instance_id))["status"] == "connected"
+    assert hub.waiting_pages() == []  # no QR was shown to bring them back
+    assert "lease lost to another worker" in worker_1.log_text()
+
+
+async def _wait_snapshots(cluster: Cluster, ids: list[str], timeout: float = 120) -> None:
+    """Until the profile store holds a snapshot with the login of each instance (Chromium
+    writes Local Storage lazily: the first snapshots may not hold it yet)."""
+    import uuid
+
+    from ghl_app.sessions.profiles import ProfileSnapshots, open_store
+    from support.cluster_app import APP_SECRET
+
+    snapshots = ProfileSnapshots(open_store(cluster.env["PROFILE_STORE"]), APP_SECRET, 5)
+    root = Path(cluster.env["PROFILE_STORE"].removeprefix("file://")).parent / "check"
+    async with asyncio.timeout(timeout):
+        for instance_id in ids:
+            while True:
+                target = root / f"{instance_id}-{uuid.uuid4().hex[:6]}"
+                restored = await snapshots.restore(LOCATION, uuid.UUID(instance_id), target)
+                if restored and _holds_fixture_login(target):
+                    break
+                await asyncio.sleep(1)
+
+
+def _holds_fixture_login(profile: Path) -> bool:
+    """Local Storage's LevelDB keeps keys as plain bytes: the fixture's login key is there once
+    Chromium has written it (fake-wpp.js, STATE_KEY)."""
+    folder = profile / "Default" / "Local Storage" / "leveldb"
+    files = folder.glob("*") if folder.is_dir() else []
+    return any(b"fake-wa:linked" in f.read_bytes() for f in files if f.is_file())
+
+
+async def _wait(predicate, timeout: float, cluster: Cluster) -> None:  # type: ignore[no-untyped-def]
+    try:
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        raise AssertionError(f"not within {timeout} s: {cluster.logs()}") from None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page
+from playwright.async_api import Browser, BrowserContext, Page, Route
 
 from support.phone_hub import GAP_SECONDS, PhoneHubServer, phone_hub
 
@@ -78,11 +78,55 @@ async def test_a_message_for_an_offline_device_waits_for_its_next_page(browser: 
                 "async () => (await WPP.chat.getMessages('5511977700009@c.us')).map((m) => m.body)"
             )
             assert chat == ["are you there?"]
+            await asyncio.sleep(1.0)  # its next report acknowledges it
             assert hub.undelivered(PHONE) == 0
+            assert hub.hub.handed[DEVICE] == 1
             pages = hub.pages_of(DEVICE)
             assert len(pages) == 2 and pages[0].last < pages[1].first
             assert hub.max_concurrent(DEVICE) == 1
             assert hub.overlaps(DEVICE) == []
+        finally:
+            await context.close()
+
+
+async def test_a_message_its_page_never_acknowledged_goes_again_to_the_next_page(
+    browser: Browser,
+) -> None:
+    """The page's report answer carrying the message is lost (the page dies with it): the hub
+    hands it, with the same id, to the device's next page."""
+    with phone_hub() as hub:
+        context = await browser.new_context()
+        try:
+            page = await _link(hub, context)
+            lost: list[dict[str, object]] = []
+
+            async def lose_deliveries(route: Route) -> None:
+                answer = await route.fetch()
+                commands = (await answer.json())["commands"]
+                if any(c["op"] == "deliver" for c in commands):
+                    lost.extend(commands)
+                    await route.abort()
+                else:
+                    await route.fulfill(response=answer)
+
+            await page.route("**/demo/wa/report", lose_deliveries)
+            message_id = hub.deliver(PHONE, "5511977700009", "first try lost", name="Ana")
+            async with asyncio.timeout(10):
+                while not lost:
+                    await asyncio.sleep(0.05)
+            await page.close()
+            assert hub.undelivered(PHONE) == 1  # handed out, never acknowledged
+            await asyncio.sleep(GAP_SECONDS + 0.5)
+            restored = await _open(hub, context)
+            ids = "async () => (await WPP.chat.list()).flatMap((c) => c.msgIds)"
+            async with asyncio.timeout(10):
+                while not await restored.evaluate(ids):
+                    await asyncio.sleep(0.1)
+            [stored] = await restored.evaluate(ids)
+            assert message_id in stored
+            await asyncio.sleep(1.0)  # its next report acknowledges it
+            assert hub.undelivered(PHONE) == 0
+            assert hub.hub.handed[DEVICE] == 2
         finally:
             await context.close()
 

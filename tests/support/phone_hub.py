@@ -14,7 +14,10 @@ On top of the demo's PhoneHub, `PhoneHubServer` keeps what a multi-process test 
   intervals; a page that stops reporting ended at its last report;
 - inbound messages wait for the device, not for one page: WhatsApp's servers hold a message
   until a device of the account is online, so a message sent while the owning worker is dead
-  is handed to the first page of that device that reports after it, on any worker.
+  is handed to the first page of that device that reports after it, on any worker; and one
+  handed to a page that falls silent before acknowledging it (its next report) is handed
+  again, with the same message id, to the device's next page (at-least-once, as WhatsApp
+  redelivers what a device did not acknowledge).
 
 The hub runs in its own thread with its own event loop, so a test that blocks (a subprocess
 wait, a SIGSTOPped peer) never stalls the pages' reports; every method here is thread-safe.
@@ -23,6 +26,7 @@ wait, a SIGSTOPped peer) never stalls the pages' reports; every method here is t
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -97,10 +101,16 @@ class RecordingPhoneHub(PhoneHub):
         self.records: dict[tuple[str, str], PageRecord] = {}
         self.codes: dict[str, str] = {}  # page id -> the QR text it shows
         self.inbox: dict[str, list[dict[str, Any]]] = {}  # device -> deliveries not handed out
-        self.delivered: dict[str, int] = {}  # device -> deliveries handed to a page
+        # page id -> (device, deliveries handed to it that it has not yet acknowledged).
+        self.in_flight: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+        self.handed: dict[str, int] = {}  # device -> deliveries handed to a page, redeliveries too
+        self._next_id = 0
 
     def report(self, page_id: str, state: dict[str, Any], sent: list[dict[str, Any]]) -> list[Any]:
         with self.lock:
+            # phone-link.js runs every command of an answer before it schedules its next
+            # report: this report acknowledges what the last answer handed to this page.
+            self.in_flight.pop(page_id, None)
             commands = super().report(page_id, state, sent)
             page = self.pages[page_id]
             auth = state.get("authCode") or {}
@@ -113,10 +123,32 @@ class RecordingPhoneHub(PhoneHub):
                 record = self.records.setdefault(key, PageRecord(page_id, page.linked))
                 record.seen(page.seen)
                 if state.get("mainReady"):
+                    self._take_back_unacknowledged(page.linked)
                     waiting = self.inbox.pop(page.linked, [])
-                    self.delivered[page.linked] = self.delivered.get(page.linked, 0) + len(waiting)
-                    commands.extend(waiting)
+                    if waiting:
+                        self.in_flight[page_id] = (page.linked, waiting)
+                        self.handed[page.linked] = self.handed.get(page.linked, 0) + len(waiting)
+                        commands.extend(waiting)
             return commands
+
+    def _take_back_unacknowledged(self, device: str) -> None:
+        """WhatsApp's server redelivers what a device never acknowledged, with the same message
+        id, once the device is back (or another session of it is): deliveries handed to a page
+        of this device that went silent go back to the head of the device's inbox, in order.
+        A page that ran them and died before its next report shows the app a message twice,
+        with one id (the app stores a message once per id: models.py, unique wa_message_id)."""
+        now = time.monotonic()
+        for page_id, (owner, handed) in list(self.in_flight.items()):
+            page = self.pages.get(page_id)
+            if owner == device and (page is None or now - page.seen > GAP_SECONDS):
+                del self.in_flight[page_id]
+                self.inbox[device] = handed + self.inbox.get(device, [])
+
+    def pending(self, device: str) -> int:
+        """Deliveries for this device not yet acknowledged by a page (waiting or in flight)."""
+        with self.lock:
+            in_flight = sum(len(h) for owner, h in self.in_flight.values() if owner == device)
+            return len(self.inbox.get(device, [])) + in_flight
 
     def live_pages(self) -> list[Any]:
         with self.lock:
@@ -128,15 +160,24 @@ class RecordingPhoneHub(PhoneHub):
 
     def send(self, linked: str, customer: str, name: str, text: str) -> None:
         """A customer's message to `linked`: queued for the device (see the module's doc)."""
+        self.send_message(linked, customer, name, text)
+
+    def send_message(self, linked: str, customer: str, name: str, text: str) -> str:
+        """`send`, returning the message's WhatsApp id (stable across redeliveries)."""
         device = _digits(linked)
         with self.lock:
             if not any(r.device == device for r in self.records.values()):
                 raise LookupError(f"no page was ever linked to +{device}")
             chat = _digits(customer)
             self.names[chat] = name
-            opts = {"from": chat, "body": text, "notifyName": name}
+            self._next_id += 1
+            # An id of the hub's own, upper-case hex like the fixture's (its `newId`), unique
+            # per message: the fixture keeps it as the MsgKey id, so a redelivery carries it.
+            message_id = f"{self._next_id:08X}{os.urandom(6).hex().upper()}"
+            opts = {"from": chat, "body": text, "notifyName": name, "id": message_id}
             self.inbox.setdefault(device, []).append({"op": "deliver", "opts": opts})
             self.lines.setdefault(device, []).append(ChatLine(chat, name, text, True, time.time()))
+            return message_id
 
     def read_open_chat(self, number: str) -> None:
         with self.lock:
@@ -230,15 +271,16 @@ class PhoneHubServer:
                 except LookupError:
                     await asyncio.sleep(0.1)
 
-    def deliver(self, linked_phone: str, customer: str, text: str, name: str = "") -> None:
+    def deliver(self, linked_phone: str, customer: str, text: str, name: str = "") -> str:
         """A customer writes to the linked number: held for the device, handed to its next live
-        page (as WhatsApp's servers hold messages for an offline device)."""
-        self.hub.send(linked_phone, customer, name, text)
+        page (as WhatsApp's servers hold messages for an offline device), handed again to the
+        device's next page if the page it went to falls silent before acknowledging it.
+        Returns the message's WhatsApp id."""
+        return self.hub.send_message(linked_phone, customer, name, text)
 
     def undelivered(self, linked_phone: str) -> int:
-        """Messages for this device no page has taken yet."""
-        with self.hub.lock:
-            return len(self.hub.inbox.get(_digits(linked_phone), []))
+        """Messages for this device no page has acknowledged yet."""
+        return self.hub.pending(_digits(linked_phone))
 
     # -- what the tests assert on ---------------------------------------------------------------
 

@@ -7,7 +7,9 @@ events on the shared bus); the QR the page shows comes from the owner.
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +26,8 @@ from ghl_app.sessions.state import StartResult
 from ghl_app.settings import Settings
 from ghl_app.supervisor import TaskSupervisor
 
+log = logging.getLogger(__name__)
+
 # A start waits for the browser and its first QR on the worker.
 _START_S = 90.0
 
@@ -36,13 +40,24 @@ class WebSessions(SessionManager):
         self.node_id = node_id
         self.lookups = Leases(node_id, settings.lease_seconds)
         self.rpc = Rpc(bus, node_id, supervisor)
+        self._starting: Counter[str] = Counter()
 
     async def _worker_for(self, instance_id: uuid.UUID) -> str | None:
         owner = await self.lookups.owner_of(instance_id)
         if owner is not None:
             return owner[0]
-        roomy = [w for w in await self.lookups.workers() if w.free > 0]
-        return roomy[0].node_id if roomy else None
+        # Starts this node sent that have not taken their lease yet count against their
+        # worker: pages starting several numbers at once spread instead of all landing on
+        # the worker that looked freest a moment ago.
+        free = {w.node_id: w.free - self._starting[w.node_id] for w in await self.lookups.workers()}
+        roomy = sorted((n for n, f in free.items() if f > 0), key=lambda n: (-free[n], n))
+        log.info(
+            "instance placed on worker %s (free: %s)",
+            roomy[0] if roomy else None,
+            free,
+            extra={"instance_id": str(instance_id)},
+        )
+        return roomy[0] if roomy else None
 
     async def _send(self, instance_id: uuid.UUID, method: str, **params: Any) -> Any:
         # Twice: a worker picked for a free instance may lose the race for its lease to
@@ -56,6 +71,7 @@ class WebSessions(SessionManager):
                     "shortly, or add a worker.",
                     503,
                 )
+            self._starting[node] += 1
             try:
                 return await self.rpc.call(
                     node, method, _START_S, instance_id=str(instance_id), **params
@@ -63,6 +79,8 @@ class WebSessions(SessionManager):
             except AppError as exc:
                 if exc.code != "owned_elsewhere" or attempt == 2:
                     raise
+            finally:
+                self._starting[node] -= 1
         return None
 
     # -- the commands, on the owner ---------------------------------------------------------

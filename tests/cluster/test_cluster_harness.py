@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -60,6 +61,49 @@ async def test_several_instances_link_at_once_each_as_its_own_device(
         assert [p.page_id for p in await hub.wait_linked(phone)] == [pages[instance_id]]
         assert hub.max_concurrent(phone) == 1
     assert (await node.metrics())["ghl_whatsapp_engines_running"] == 3
+
+
+async def test_a_node_killed_mid_stream_and_restarted_delivers_everything_once_without_a_qr(
+    cluster: Cluster, hub: PhoneHubServer, fake: FakeGhl, page_token: str
+) -> None:
+    """The hub's side of the kill -9 must-show, on one node: messages sent while the node is
+    dead wait for the device, those its page took but never acknowledged come again with the
+    same id, the restarted node restores the login and every message reaches GHL once."""
+    # The jobs the kill took in hand come back after their lease (60 s by default).
+    node = cluster.add("all-1", JOB_LEASE_SECONDS="3")
+    await cluster.start_all()
+    page = PageClient(node.url, page_token)
+    instance_id = await page.create_instance("Main")
+    await page.link(instance_id, hub, PHONE)
+    chats = ["5511977700011", "5511977700012", "5511977700013"]
+    sent: dict[str, list[str]] = defaultdict(list)
+
+    async def stream(rounds: range) -> None:
+        for i in rounds:
+            for chat in chats:
+                body = f"{chat[-2:]}-{i:03d}"
+                hub.deliver(PHONE, chat, body)
+                sent[chat[-2:]].append(body)
+            await asyncio.sleep(0.05)
+
+    await stream(range(0, 10))
+    killed_at = time.monotonic()
+    node.kill()
+    await stream(range(10, 20))
+    await node.start()
+    await stream(range(20, 30))
+    await page.wait_status(instance_id, "connected", timeout=60)
+    try:
+        async with asyncio.timeout(60):
+            while len(inbound_posts(fake)) < 90 or hub.undelivered(PHONE):
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        raise AssertionError(f"{len(inbound_posts(fake))}/90 posts\n{node.log_tail()}") from None
+    await asyncio.sleep(1.0)  # a duplicate would come now
+    assert posted_by(fake, lambda m: m["message"][:2]) == dict(sent)
+    assert hub.qr_pages_since(killed_at) == []  # restored from the profile: no QR
+    assert len(hub.pages_of(PHONE)) == 2
+    assert hub.max_concurrent(PHONE) == 1
 
 
 async def _link_and_bridge(

@@ -6,6 +6,7 @@ the device's next page, as WhatsApp's servers hold it for an offline device."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Route
@@ -61,8 +62,11 @@ async def test_a_message_for_an_offline_device_waits_for_its_next_page(browser: 
     with phone_hub() as hub:
         context = await browser.new_context()
         try:
+            opened = time.monotonic()
             page = await _link(hub, context)
             await page.close()
+            closed = time.monotonic()
+            assert len(hub.qr_pages_since(opened)) == 1
             await asyncio.sleep(GAP_SECONDS + 0.5)
             assert hub.pages_of(DEVICE, alive_within=GAP_SECONDS) == []
             hub.deliver(PHONE, "5511977700009", "are you there?", name="Ana")
@@ -81,6 +85,7 @@ async def test_a_message_for_an_offline_device_waits_for_its_next_page(browser: 
             await asyncio.sleep(1.0)  # its next report acknowledges it
             assert hub.undelivered(PHONE) == 0
             assert hub.hub.handed[DEVICE] == 1
+            assert hub.qr_pages_since(closed) == []  # the login restored: no QR
             pages = hub.pages_of(DEVICE)
             assert len(pages) == 2 and pages[0].last < pages[1].first
             assert hub.max_concurrent(DEVICE) == 1

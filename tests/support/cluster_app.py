@@ -201,12 +201,15 @@ class PageClient:
         self, instance_id: str, hub: PhoneHubServer, phone: str, timeout: float = 30.0
     ) -> str:
         """Start the instance over the WebSocket, scan the QR it shows through the hub and wait
-        for `connected`; returns the hub's page id."""
+        for `connected` (from the app, and the page linked at the hub); returns the hub's page
+        id."""
         async with self.socket() as ws:
             await ws.start(instance_id)
             qr = await ws.next_qr(instance_id, timeout)
             page_id: str = await hub.scan_when_shown(qr["code"], phone)
             await ws.wait_status(instance_id, "connected", timeout)
+        # The app may say connected before the page's next report reached the hub.
+        await hub.wait_linked(phone, timeout)
         return page_id
 
 

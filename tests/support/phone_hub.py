@@ -100,6 +100,7 @@ class RecordingPhoneHub(PhoneHub):
         self.lock = threading.RLock()
         self.records: dict[tuple[str, str], PageRecord] = {}
         self.codes: dict[str, str] = {}  # page id -> the QR text it shows
+        self.qr_first_shown: dict[str, float] = {}  # page id -> when it first showed a QR
         self.inbox: dict[str, list[dict[str, Any]]] = {}  # device -> deliveries not handed out
         # page id -> (device, deliveries handed to it that it has not yet acknowledged).
         self.in_flight: dict[str, tuple[str, list[dict[str, Any]]]] = {}
@@ -114,6 +115,8 @@ class RecordingPhoneHub(PhoneHub):
             commands = super().report(page_id, state, sent)
             page = self.pages[page_id]
             auth = state.get("authCode") or {}
+            if page.qr_ref:
+                self.qr_first_shown.setdefault(page_id, page.seen)
             if page.qr_ref and auth.get("fullCode"):
                 self.codes[page_id] = str(auth["fullCode"])
             else:
@@ -306,6 +309,12 @@ class PhoneHubServer:
             while not (pages := self.pages_of(device, alive_within=GAP_SECONDS)):
                 await asyncio.sleep(0.1)
         return pages
+
+    def qr_pages_since(self, since: float) -> list[str]:
+        """The pages that first showed a QR at or after `since` (a `time.monotonic()` of this
+        process, e.g. taken just before a kill): a failover "without a new QR" leaves none."""
+        with self.hub.lock:
+            return [p for p, at in self.hub.qr_first_shown.items() if at >= since]
 
     def max_concurrent(self, device: str) -> int:
         """The most pages of this device alive at the same moment, over the whole run."""

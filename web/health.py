@@ -34,6 +34,9 @@ async def healthz(request: Request) -> JSONResponse:
         {
             "status": "ok",
             "database": "ok",
+            # Issue 17: what this process is (all, web or worker) and its name among the nodes.
+            "role": services.settings.role,
+            "node": services.node_id,
             "sessions": services.session_counts(),
             "needs_reinstall": {"locations": list(needs_reinstall), "companies": list(companies)},
             "missing_settings": list(services.settings.missing_ghl),

@@ -196,6 +196,7 @@ async def test_a_killed_worker_s_numbers_come_back_on_the_other_within_a_minute(
     worker_1.kill(tree=True)  # the whole worker at once, its browsers too (a box dying)
     killed = time.monotonic()
     statuses: dict[str, set[str]] = defaultdict(set)
+
     def back(instance_id: str) -> bool:
         """Running on worker-2, its device linked again in a new page."""
         live = hub.pages_of(phones[instance_id], alive_within=1.0)

@@ -94,6 +94,8 @@ class Services:
         self.workflow_triggers = WorkflowTriggers(
             queue=self.jobs, client=self.ghl, ghl_api_url=settings.ghl_api_url
         )
+        if self.worker is not None:
+            self.worker.turns = self.bridge.outbound.turns  # other workers' sends take turns here
         self.bridge.inbound.synced_listeners.append(self.workflow_triggers.on_message_synced)
         self.sessions.add_status_listener(self.workflow_triggers.on_status)
         self.metrics = AppMetrics(self)

@@ -44,6 +44,10 @@ class _NumberSlots:
     next_free: float = 0.0
     recent: deque[float] = field(default_factory=deque)  # the last `per_minute` slots
     held: dict[int, float] = field(default_factory=dict)  # message id -> its slot
+    # When the last send of the number actually left: a send that went later than its slot
+    # (a job the queue took back late) pushes the next one back, so the gap between two sends
+    # as WhatsApp sees them never drops below the minimum.
+    last_sent: float = float("-inf")
 
 
 class Pacer:
@@ -76,12 +80,13 @@ class Pacer:
             gap = pacing.min_gap_s + self._rng.uniform(0.0, max(0.0, pacing.jitter_s))
             slots.next_free = slot + gap
             slots.held[message_id] = slot
-        return max(0.0, slot - now)
+        return max(0.0, slot - now, slots.last_sent + pacing.min_gap_s - now)
 
     def sent(self, instance_id: uuid.UUID, message_id: int) -> None:
         slots = self._numbers.get(instance_id)
         if slots is not None:
             slots.held.pop(message_id, None)
+            slots.last_sent = self._now()
 
     @staticmethod
     def wait_in_place(seconds: float) -> bool:

@@ -11,14 +11,19 @@ for the new owner.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from connectors.base import EngineError, Media, ResolvedId, SentMessage
+from connectors.base import Engine, EngineError, Media, ResolvedId, SentMessage
+from ghl_app.bridge.pacing import Pacing
 from ghl_app.cluster.rpc import Rpc, Unreachable
+from ghl_app.errors import AppError
+from ghl_app.jobs.errors import Deferred
 
 if TYPE_CHECKING:
+    from ghl_app.bridge.send_turns import SendTurns
     from ghl_app.sessions import SessionManager
 
 # A send may wait for its pacing turn and WhatsApp's answer; a download may be large.
@@ -33,6 +38,7 @@ class RemoteEngine:
         self.owner = owner
         self.instance_id = str(instance_id)
         self._epoch = epoch
+        self._turn: dict[str, Any] | None = None
 
     @property
     def running(self) -> bool:
@@ -63,9 +69,16 @@ class RemoteEngine:
             )
         except Unreachable as exc:
             raise EngineError("not_running", exc.message) from exc
+        except AppError as exc:
+            if exc.code == "paced":  # the owner says the number's turn is later
+                raise Deferred(exc.message, after_s=float(exc.message.rsplit(" ", 1)[-1])) from exc
+            raise
 
     async def send_text(self, chat_id: str, text: str, *, message_id: str) -> SentMessage:
-        return _sent(await self._call("send_text", chat_id=chat_id, text=text, id=message_id))
+        result = await self._call(
+            "send_text", chat_id=chat_id, text=text, id=message_id, turn=self._take_turn()
+        )
+        return _sent(result)
 
     async def send_file(
         self,
@@ -87,6 +100,7 @@ class RemoteEngine:
             caption=caption,
             id=message_id,
             voice=voice,
+            turn=self._take_turn(),
         )
         return _sent(result)
 
@@ -97,6 +111,15 @@ class RemoteEngine:
     async def resolve_phone(self, phone: str) -> ResolvedId | None:
         result = await self._call("resolve_phone", phone=phone)
         return None if result is None else ResolvedId(result["wid"], result["lid"])
+
+    def pace_at_owner(self, message_id: int, pacing: Pacing) -> None:
+        """The next send takes the message's turn at the owner, right before it leaves
+        (bridge/send_turns.py): the owner keeps the number's pace."""
+        self._turn = {"message_id": message_id, "pacing": dataclasses.asdict(pacing)}
+
+    def _take_turn(self) -> dict[str, Any] | None:
+        turn, self._turn = self._turn, None  # a message's first part only
+        return turn
 
     async def mark_read(self, chat_id: str) -> None:
         await self._call("mark_read", chat_id=chat_id)
@@ -114,7 +137,9 @@ class RemoteEngine:
         raise EngineError("not_supported", "pairing goes through the session commands")
 
 
-def serve_engine_calls(rpc: Rpc, sessions: SessionManager) -> None:
+def serve_engine_calls(
+    rpc: Rpc, sessions: SessionManager, turns: Callable[[], SendTurns | None]
+) -> None:
     """On a worker: carry out other workers' engine calls for the instances it owns."""
 
     async def engine_call(params: dict[str, Any]) -> Any:
@@ -124,20 +149,17 @@ def serve_engine_calls(rpc: Rpc, sessions: SessionManager) -> None:
             raise EngineError("not_running", "this worker no longer runs that number")
         args = dict(params.get("args") or {})
         op = params.get("op")
-        if op == "send_text":
-            sent = await engine.send_text(args["chat_id"], args["text"], message_id=args["id"])
-            return _sent_dict(sent)
-        if op == "send_file":
-            sent = await engine.send_file(
-                args["chat_id"],
-                base64.b64decode(args["data"]),
-                mimetype=args["mimetype"],
-                filename=args["filename"],
-                caption=args.get("caption"),
-                message_id=args["id"],
-                voice=bool(args.get("voice")),
-            )
-            return _sent_dict(sent)
+        turn, pacer = args.get("turn"), turns()
+        if turn and pacer is not None:
+            try:
+                await pacer.turn_at_owner(iid, int(turn["message_id"]), Pacing(**turn["pacing"]))
+            except Deferred as exc:
+                raise AppError("paced", f"the number's next send turn is in {exc.after_s}") from exc
+        if op in ("send_text", "send_file"):
+            result = await _send(engine, op, args)
+            if turn and pacer is not None:
+                pacer.done(iid, int(turn["message_id"]))
+            return result
         if op == "download_media":
             media = await engine.download_media(args["id"])
             data = base64.b64encode(media.data).decode()
@@ -156,6 +178,22 @@ def serve_engine_calls(rpc: Rpc, sessions: SessionManager) -> None:
         raise EngineError("not_supported", f"no such engine call: {op}")
 
     rpc.handle("engine", engine_call)
+
+
+async def _send(engine: Engine, op: str, args: dict[str, Any]) -> dict[str, Any]:
+    if op == "send_text":
+        sent = await engine.send_text(args["chat_id"], args["text"], message_id=args["id"])
+        return _sent_dict(sent)
+    sent = await engine.send_file(
+        args["chat_id"],
+        base64.b64decode(args["data"]),
+        mimetype=args["mimetype"],
+        filename=args["filename"],
+        caption=args.get("caption"),
+        message_id=args["id"],
+        voice=bool(args.get("voice")),
+    )
+    return _sent_dict(sent)
 
 
 def _sent_dict(sent: SentMessage) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import uuid
 from typing import Any
 
 from connectors.base import Engine
+from ghl_app.bridge.send_turns import SendTurns
 from ghl_app.bus import EventBus
 from ghl_app.cluster.leases import Leases, WorkerLoad
 from ghl_app.cluster.remote import RemoteEngine, serve_engine_calls
@@ -74,7 +75,9 @@ class WorkerNode:
         sessions.leases = self.leases
         sessions.hold_s = settings.lease_seconds * 2 / 3
         sessions.remote_engine = self._remote_engine
-        serve_engine_calls(self.rpc, sessions)
+        # The bridge's pacer, set once the bridge exists (Services): a number's send turns.
+        self.turns: SendTurns | None = None
+        serve_engine_calls(self.rpc, sessions, lambda: self.turns)
         _serve_session_commands(self.rpc, sessions)
         self._claiming: set[uuid.UUID] = set()
         self._claim_slots = asyncio.Semaphore(_CLAIMS_AT_ONCE)

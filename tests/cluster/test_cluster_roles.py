@@ -9,12 +9,16 @@ took its numbers over (the phone hub counts the pages of each device).
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import time
+import uuid
 from collections import defaultdict
 from pathlib import Path
 
+import httpx
 import pytest
-from bridge.conftest import LOCATION
+from bridge.conftest import LOCATION, SIGNING_KEY
 
 from ghl_app.demo.fake_ghl import FakeGhl
 from support.cluster import Cluster, Node
@@ -124,8 +128,6 @@ async def test_a_paused_worker_never_runs_a_number_beside_the_one_that_took_it_o
 async def _wait_snapshots(cluster: Cluster, ids: list[str], timeout: float = 120) -> None:
     """Until the profile store holds a snapshot with the login of each instance (Chromium
     writes Local Storage lazily: the first snapshots may not hold it yet)."""
-    import uuid
-
     from ghl_app.sessions.profiles import ProfileSnapshots, open_store
     from support.cluster_app import APP_SECRET
 
@@ -226,3 +228,67 @@ async def test_a_killed_worker_s_numbers_come_back_on_the_other_within_a_minute(
     alt_ids = [m["altId"] for m in inbound_posts(fake)]
     assert len(alt_ids) == len(set(alt_ids)) == expected == 200
     print(f"failover: numbers connected on worker-2 {back_after:.1f} s after the kill")
+
+
+async def test_replies_claimed_by_any_worker_go_out_through_the_owner_at_one_pace(
+    cluster: Cluster, hub: PhoneHubServer, fake: FakeGhl, page_token: str
+) -> None:
+    """Replies typed in GHL are jobs any worker may claim; the number's engine runs on one of
+    them. Each reply goes out once, in order, through the owner, and the number's pace (a
+    minimum gap between two sends) holds across workers: the owner keeps its slots."""
+    pace = {"SEND_MIN_GAP_SECONDS": "0.4", "SEND_JITTER_SECONDS": "0", "JOB_CONCURRENCY": "4"}
+    web = cluster.add("web-1", role="web")
+    workers = [cluster.add(f"worker-{n}", role="worker", **pace, **CAPACITY) for n in (1, 2)]
+    await cluster.start_all()
+    page = PageClient(web.url, page_token)
+    instance_id = await page.create_instance("R")
+    phone = phone_number(90)
+    page_id = await page.link(instance_id, hub, phone)
+    owner = next(w for w in workers if running_on(w, instance_id))
+    other = next(w for w in workers if w is not owner)
+
+    customer = "5511977712345"
+    hub.deliver(phone, customer, "hello", name="Ana")
+    async with asyncio.timeout(30):
+        while not (contacts := [c for c in fake.contacts.values() if customer in str(c)]):
+            await asyncio.sleep(0.2)
+    contact_id = contacts[0]["id"]
+    texts = [f"reply-{n:02d}" for n in range(16)]
+    async with httpx.AsyncClient(base_url=web.url, timeout=30) as client:
+        for text in texts:
+            message_id = f"ghl-out-{uuid.uuid4().hex[:10]}"
+            fake.messages[message_id] = {"id": message_id, "locationId": LOCATION}
+            payload = {
+                "contactId": contact_id,
+                "locationId": LOCATION,
+                "messageId": message_id,
+                "type": "SMS",
+                "phone": "",
+                "message": text,
+                "attachments": [],
+            }
+            body = json.dumps(payload).encode()
+            signature = base64.b64encode(SIGNING_KEY.sign(body)).decode()
+            answer = await client.post(
+                "/webhooks/ghl/outbound",
+                content=body,
+                headers={"content-type": "application/json", "x-ghl-signature": signature},
+            )
+            assert answer.status_code == 200, answer.text
+
+    def sent() -> list[dict[str, object]]:
+        with hub.hub.lock:
+            items = list(hub.hub.pages[page_id].sent.values())
+        return sorted((i for i in items if i.get("body") in texts), key=lambda i: i["at"])
+
+    async with asyncio.timeout(90):
+        while len(sent()) < len(texts):
+            await asyncio.sleep(0.3)
+    await asyncio.sleep(2)  # nothing goes twice
+    out = sent()
+    assert [i["body"] for i in out] == texts  # each once, in order
+    gaps = [(b["at"] - a["at"]) / 1000 for a, b in zip(out, out[1:], strict=False)]  # type: ignore[operator]
+    assert min(gaps) >= 0.4 - 0.02, gaps  # the fixture's clock, in ms
+    # Both workers took replies; the other one's went through the owner's engine.
+    assert "GHL reply sent to WhatsApp" in other.log_text(), cluster.logs()
+    assert "GHL reply sent to WhatsApp" in owner.log_text(), cluster.logs()

@@ -19,6 +19,7 @@ from ghl_app.bridge.media.links import MediaLinks
 from ghl_app.bridge.pacing import Pacing
 from ghl_app.bridge.workflow_sends import WorkflowSends
 from ghl_app.bus import make_bus
+from ghl_app.cluster.wakeups import JobWakeups
 from ghl_app.cluster.web_sessions import WebSessions
 from ghl_app.cluster.worker import WorkerNode
 from ghl_app.ghl.integration import BUDGET_WAIT_S, GhlIntegration
@@ -132,6 +133,10 @@ class Services:
                 ", ".join(self.settings.missing_ghl),
             )
         await self.bus.start()
+        if self.settings.role != "all":
+            # Jobs queued here (a web node's webhooks, a worker's own) wake every worker.
+            listen = self.settings.role == "worker"
+            await JobWakeups(self.bus, self.jobs, self.supervisor, listen=listen).start()
         if isinstance(self.sessions, WebSessions):
             # A web node: HTTP, WebSocket and webhooks. Jobs it enqueues run on the workers.
             await self.sessions.start_rpc()

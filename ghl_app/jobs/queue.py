@@ -99,6 +99,7 @@ class JobQueue:
         self.observers: list[Callable[[str, str], None]] = []
         self._running: dict[int, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
+        self.on_wake: Callable[[], None] | None = None
         self._poller: asyncio.Task[Any] | None = None
         self._stopping = False
         self._done = DoneBatcher(self._mark_done)
@@ -152,6 +153,11 @@ class JobQueue:
 
     def wake(self) -> None:
         """Nudge the poller: new work may be claimable now, not at the next poll."""
+        self._wake.set()
+        if self.on_wake is not None:
+            self.on_wake()  # the workers of a scaled-out deployment hear it (cluster/wakeups.py)
+
+    def wake_here(self) -> None:
         self._wake.set()
 
     # -- the page's side -------------------------------------------------------------------

@@ -69,9 +69,15 @@ class RedisEventBus:
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        # redis-py can swallow a cancellation that lands inside a (un)subscribe, and the task
+        # then waits for its next command for ever: a close must not hang on it. Cancelled
+        # again, and the connections closed below end whatever it still awaits.
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=2.0)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1.0)
         self._tasks = []
         with contextlib.suppress(RedisError, OSError):
             await self._pubsub.aclose()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 
 # A send may wait for its pacing turn and WhatsApp's answer; a download may be large.
 _CALL_S = 90.0
+# A download crosses in pieces of this size, held by the owner this long.
+_PIECE = 4 * 1024 * 1024
+_HOLD_S = 120.0
 
 
 class RemoteEngine:
@@ -105,8 +109,17 @@ class RemoteEngine:
         return _sent(result)
 
     async def download_media(self, message_id: str) -> Media:
+        # In pieces: a file (up to 100 MB) in one bus message would pass Redis's output limit
+        # for a subscriber (`client-output-buffer-limit pubsub`, 32 MB by default), which
+        # drops the connection.
         result = await self._call("download_media", id=message_id)
-        return Media(base64.b64decode(result["data"]), result["mimetype"], result["filename"])
+        data = bytearray()
+        while len(data) < int(result["size"]):
+            piece = await self._call("media_piece", token=result["token"], offset=len(data))
+            if not piece:
+                raise EngineError("wa_error", "the owner no longer holds the download")
+            data += base64.b64decode(piece)
+        return Media(bytes(data), result["mimetype"], result["filename"])
 
     async def resolve_phone(self, phone: str) -> ResolvedId | None:
         result = await self._call("resolve_phone", phone=phone)
@@ -142,6 +155,8 @@ def serve_engine_calls(
 ) -> None:
     """On a worker: carry out other workers' engine calls for the instances it owns."""
 
+    held: dict[str, tuple[float, bytes]] = {}  # downloads being fetched in pieces
+
     async def engine_call(params: dict[str, Any]) -> Any:
         iid = uuid.UUID(str(params["instance_id"]))
         engine = sessions.engine_for(iid)
@@ -162,8 +177,23 @@ def serve_engine_calls(
             return result
         if op == "download_media":
             media = await engine.download_media(args["id"])
-            data = base64.b64encode(media.data).decode()
-            return {"data": data, "mimetype": media.mimetype, "filename": media.filename}
+            token = uuid.uuid4().hex
+            held[token] = (time.monotonic() + _HOLD_S, media.data)
+            for stale in [t for t, (until, _) in held.items() if until < time.monotonic()]:
+                del held[stale]
+            size = len(media.data)
+            return {
+                "token": token,
+                "size": size,
+                "mimetype": media.mimetype,
+                "filename": media.filename,
+            }
+        if op == "media_piece":
+            _until, data = held.get(args["token"], (0.0, b""))
+            offset = int(args["offset"])
+            if offset + _PIECE >= len(data):
+                held.pop(args["token"], None)
+            return base64.b64encode(data[offset : offset + _PIECE]).decode()
         if op == "resolve_phone":
             resolved = await engine.resolve_phone(args["phone"])
             return None if resolved is None else {"wid": resolved.wid, "lid": resolved.lid}

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,12 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bridge.conftest import COMPANY, LOCATION, PUBLIC_PEM, seed_location
+from bridge.conftest import COMPANY, LOCATION, PUBLIC_PEM
 from websockets.asyncio.client import ClientConnection, connect
 
-from ghl_app.demo.fake_ghl import FakeGhl
+from ghl_app.crypto import TokenCipher
+from ghl_app.demo.fake_ghl import FakeGhl, Grant
 from ghl_app.page_tokens import issue_token
-from support import app_server
 from support.phone_hub import PhoneHubServer
 
 APP_SECRET = "test-secret-0123456789abcdef"
@@ -79,9 +81,30 @@ async def seed_cluster_location(
 ) -> str:
     """An installed location in the shared database (migrations applied), whose tokens the fake
     GHL accepts; returns an admin page token for it."""
-    seed_dir = root / "seed"
-    seed_dir.mkdir(parents=True, exist_ok=True)
-    await seed_location(app_server.test_settings(str(seed_dir), **env), fake, location_id)
+    # The fake GHL issues the tokens here; a process of its own writes the row (Tortoise binds
+    # one SQL dialect per process, and this one may have used SQLite: support/seed_postgres.py).
+    body = fake.issue_tokens(Grant("Location", COMPANY, location_id))
+    cipher = TokenCipher(env["APP_SECRET"])
+    spec = {
+        "database_url": env["DATABASE_URL"],
+        "location_id": location_id,
+        "company_id": COMPANY,
+        "access_token_enc": cipher.encrypt(body["access_token"]),
+        "refresh_token_enc": cipher.encrypt(body["refresh_token"]),
+        "scopes": body.get("scope", ""),
+    }
+    tests = Path(__file__).resolve().parents[1]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "support.seed_postgres",
+        stdin=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": f"{tests.parent}:{tests}"},
+    )
+    _, errors = await process.communicate(json.dumps(spec).encode() + b"\n")
+    if process.returncode != 0:
+        raise RuntimeError(f"seeding the location failed: {errors.decode()[-2000:]}")
     token, _ = issue_token(
         APP_SECRET, location_id=location_id, user_id="u", company_id=COMPANY, role="admin"
     )

@@ -36,12 +36,12 @@ from connectors.wajs import find_chromium  # noqa: E402
 from ghl_app.demo.fake_ghl import run_fake_ghl  # noqa: E402
 from support.cluster import Cluster, Node, app_cluster  # noqa: E402
 from support.cluster_app import (  # noqa: E402
-    APP_SECRET,
     PageClient,
     cluster_env,
     link_all,
     phone_number,
     seed_cluster_location,
+    wait_login_snapshots,
 )
 from support.phone_hub import PhoneHubServer, phone_hub  # noqa: E402
 from support.postgres import create_database, postgres_server  # noqa: E402
@@ -96,7 +96,7 @@ async def failover(cluster: Cluster, hub: PhoneHubServer, token: str) -> dict[st
     phones = {await page.create_instance(f"F{n}"): phone_number(200 + n) for n in range(4)}
     first = await link_all(page, hub, phones)
     doomed = [i for i in phones if (worker_1.profiles_dir / i).exists()]
-    await _snapshots_hold_login(cluster, doomed)
+    await wait_login_snapshots(cluster.env, doomed)
     worker_1.kill(tree=True)
     killed = time.monotonic()
     while not all(
@@ -108,23 +108,6 @@ async def failover(cluster: Cluster, hub: PhoneHubServer, token: str) -> dict[st
             raise RuntimeError(f"no failover within 180 s: {cluster.logs()}")
         await asyncio.sleep(0.1)
     return {"failover_s": time.monotonic() - killed, "numbers_moved": len(doomed)}
-
-
-async def _snapshots_hold_login(cluster: Cluster, ids: list[str]) -> None:
-    from bridge.conftest import LOCATION
-
-    from ghl_app.sessions.profiles import ProfileSnapshots, open_store
-
-    snapshots = ProfileSnapshots(open_store(cluster.env["PROFILE_STORE"]), APP_SECRET, 5)
-    check = Path(tempfile.mkdtemp(prefix="bench-check-"))
-    for instance_id in ids:
-        while True:
-            target = check / uuid.uuid4().hex
-            if await snapshots.restore(LOCATION, uuid.UUID(instance_id), target):
-                folder = target / "Default" / "Local Storage" / "leveldb"
-                if any(b"fake-wa:linked" in f.read_bytes() for f in folder.glob("*")):
-                    break
-            await asyncio.sleep(1)
 
 
 def latency(split: bool, qrs: int) -> Scenario:

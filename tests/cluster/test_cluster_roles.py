@@ -23,7 +23,14 @@ from bridge.conftest import LOCATION, SIGNING_KEY
 
 from ghl_app.demo.fake_ghl import FakeGhl
 from support.cluster import Cluster, Node
-from support.cluster_app import PageClient, inbound_posts, link_all, phone_number, posted_by
+from support.cluster_app import (
+    PageClient,
+    inbound_posts,
+    link_all,
+    phone_number,
+    posted_by,
+    wait_login_snapshots,
+)
 from support.phone_hub import PhoneHubServer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.browser]
@@ -103,7 +110,7 @@ async def test_a_paused_worker_never_runs_a_number_beside_the_one_that_took_it_o
     page = PageClient(web.url, page_token)
     phones = {await page.create_instance(f"P{n}"): phone_number(60 + n) for n in range(2)}
     await link_all(page, hub, phones)
-    await _wait_snapshots(cluster, list(phones))
+    await wait_login_snapshots(cluster.env, list(phones))
     worker_2 = cluster.add("worker-2", role="worker", **lease)
     await worker_2.start()
 
@@ -124,32 +131,6 @@ async def test_a_paused_worker_never_runs_a_number_beside_the_one_that_took_it_o
         assert (await page.instance(instance_id))["status"] == "connected"
     assert hub.waiting_pages() == []  # no QR was shown to bring them back
     assert "lease lost to another worker" in worker_1.log_text()
-
-
-async def _wait_snapshots(cluster: Cluster, ids: list[str], timeout: float = 120) -> None:
-    """Until the profile store holds a snapshot with the login of each instance (Chromium
-    writes Local Storage lazily: the first snapshots may not hold it yet)."""
-    from ghl_app.sessions.profiles import ProfileSnapshots, open_store
-    from support.cluster_app import APP_SECRET
-
-    snapshots = ProfileSnapshots(open_store(cluster.env["PROFILE_STORE"]), APP_SECRET, 5)
-    root = Path(cluster.env["PROFILE_STORE"].removeprefix("file://")).parent / "check"
-    async with asyncio.timeout(timeout):
-        for instance_id in ids:
-            while True:
-                target = root / f"{instance_id}-{uuid.uuid4().hex[:6]}"
-                restored = await snapshots.restore(LOCATION, uuid.UUID(instance_id), target)
-                if restored and _holds_fixture_login(target):
-                    break
-                await asyncio.sleep(1)
-
-
-def _holds_fixture_login(profile: Path) -> bool:
-    """Local Storage's LevelDB keeps keys as plain bytes: the fixture's login key is there once
-    Chromium has written it (fake-wpp.js, STATE_KEY)."""
-    folder = profile / "Default" / "Local Storage" / "leveldb"
-    files = folder.glob("*") if folder.is_dir() else []
-    return any(b"fake-wa:linked" in f.read_bytes() for f in files if f.is_file())
 
 
 async def _wait(predicate, timeout: float, cluster: Cluster) -> None:  # type: ignore[no-untyped-def]
@@ -181,7 +162,7 @@ async def test_a_killed_worker_s_numbers_come_back_on_the_other_within_a_minute(
     first_pages = await link_all(page, hub, phones)
     doomed = [i for i in phones if running_on(worker_1, i)]
     assert len(doomed) == 2, "two numbers on each worker"
-    await _wait_snapshots(cluster, doomed)
+    await wait_login_snapshots(cluster.env, doomed)
     target = phones[doomed[0]]
 
     sent: dict[str, list[str]] = defaultdict(list)

@@ -18,7 +18,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import sys
+import tempfile
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,6 +35,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from ghl_app.crypto import TokenCipher
 from ghl_app.demo.fake_ghl import FakeGhl, Grant
 from ghl_app.page_tokens import issue_token
+from ghl_app.sessions.profiles import ProfileSnapshots, open_store
 from support.phone_hub import PhoneHubServer
 
 APP_SECRET = "test-secret-0123456789abcdef"
@@ -254,3 +258,29 @@ async def link_all(
 
     pairs = await asyncio.gather(*(one(i, p) for i, p in phones.items()))
     return dict(pairs)
+
+
+async def wait_login_snapshots(env: dict[str, str], ids: list[str], timeout: float = 120) -> None:
+    """Until the profile store holds a snapshot with the login of each instance (Chromium
+    writes Local Storage lazily: the first snapshots may not hold it yet)."""
+    snapshots = ProfileSnapshots(open_store(env["PROFILE_STORE"]), APP_SECRET, 5)
+    check = Path(tempfile.mkdtemp(prefix="snapshot-check-"))
+    try:
+        async with asyncio.timeout(timeout):
+            for instance_id in ids:
+                while True:
+                    target = check / f"{instance_id}-{uuid.uuid4().hex[:6]}"
+                    restored = await snapshots.restore(LOCATION, uuid.UUID(instance_id), target)
+                    if restored and _holds_fixture_login(target):
+                        break
+                    await asyncio.sleep(1)
+    finally:
+        shutil.rmtree(check, ignore_errors=True)
+
+
+def _holds_fixture_login(profile: Path) -> bool:
+    """Local Storage's LevelDB keeps keys as plain bytes: the fixture's login key is there once
+    Chromium has written it (fake-wpp.js, STATE_KEY)."""
+    folder = profile / "Default" / "Local Storage" / "leveldb"
+    files = folder.glob("*") if folder.is_dir() else []
+    return any(b"fake-wa:linked" in f.read_bytes() for f in files if f.is_file())

@@ -83,6 +83,12 @@ async def test_instances_spread_over_workers_and_a_qr_crosses_nodes(
     async with pages[0].socket() as ws:  # the page is connected to web-1
         await ws.subscribe(on_worker_2)
         qr = await ws.next_qr(on_worker_2, timeout=30)
+        # The same page opened again on web-2 resynchronises: the snapshot and the QR on
+        # screen now, asked of the worker that runs it.
+        async with pages[1].socket() as again:
+            await again.subscribe(on_worker_2)
+            assert (await again.next_frame("instance", on_worker_2))["instance"]["status"] == "qr"
+            assert (await again.next_qr(on_worker_2, timeout=10))["code"] == qr["code"]
         await hub.scan_when_shown(qr["code"], phone)
         await ws.wait_status(on_worker_2, "connected", timeout=30)
     assert (await pages[1].instance(on_worker_2))["status"] == "connected"

@@ -134,14 +134,19 @@ class SessionCore(abc.ABC):
         assert self._factory is not None
         return self._factory(iid, profile, sink)
 
-    async def _dispose(self, session: Session) -> None:
-        """Forget a session and stop its engine (profile kept). Caller holds the lock."""
+    async def _dispose(self, session: Session, *, release: bool = True) -> None:
+        """Forget a session and stop its engine (profile kept). Caller holds the lock.
+
+        `release` False: the caller writes the instance's new status first and lets go of the
+        lease after (`_let_go`): a lease let go while the row still says `connected` makes the
+        instance an orphan another worker would start again."""
         session.closing = True
         if self._sessions.get(session.instance_id) is session:
             del self._sessions[session.instance_id]
         self._cancel_tasks(session)
         await self._stop_engine(session)
-        await self._let_go(session)
+        if release:
+            await self._let_go(session)
 
     async def _stop_engine(self, session: Session) -> None:
         if session.engine is None:
@@ -156,7 +161,8 @@ class SessionCore(abc.ABC):
             profile = self.profile_dir(session.instance_id)
             await self.snapshots.save(session.location_id, session.instance_id, profile)
 
-    async def _logout_locked(self, iid: uuid.UUID, location_id: str) -> None:
+    async def _logout_locked(self, iid: uuid.UUID, location_id: str) -> Session | None:
+        """Unlink and wipe; the caller writes the new status, then lets go of the lease."""
         session = self._sessions.pop(iid, None)
         if session is not None and session.engine is not None:
             session.closing = True
@@ -165,16 +171,16 @@ class SessionCore(abc.ABC):
                 await session.engine.logout()
             except Exception:
                 log.exception("engine logout failed", extra=session.log_extra)
-        if session is not None:
-            await self._let_go(session)
         await asyncio.to_thread(shutil.rmtree, self.profile_dir(iid), True)
         if self.snapshots is not None:
             await self.snapshots.forget(location_id, iid)
+        return session
 
     async def _give_up(self, session: Session, message: str) -> None:
         log.warning("session failed: %s", message, extra=session.log_extra)
-        await self._dispose(session)
+        await self._dispose(session, release=False)
         await self._write(session.instance_id, status=S.FAILED, last_error=message)
+        await self._let_go(session)
 
     def _cancel_tasks(self, session: Session) -> None:
         current = asyncio.current_task()
@@ -355,8 +361,8 @@ class SessionCore(abc.ABC):
             await self._dispose(session)
         log.info("engine stopped: the lease is gone", extra=session.log_extra)
 
-    async def _let_go(self, session: Session) -> None:
-        if self.leases is None or session.epoch is None or session.lost:
+    async def _let_go(self, session: Session | None) -> None:
+        if session is None or self.leases is None or session.epoch is None or session.lost:
             return
         try:
             await self.leases.release(session.instance_id, session.epoch)

@@ -161,7 +161,8 @@ class SessionManager(SessionBoot):
                         session.pairing_code = await self._pair(session, phone)
                     return StartResult(instance, session.qr, session.pairing_code)
             if session is not None:
-                await self._dispose(session)  # a stale handle: crashed, failed, reconnecting
+                # A stale handle (crashed, failed, reconnecting); its lease is taken again below.
+                await self._dispose(session, release=False)
             session = self._register(instance, linked=False)
             if not await self._take_lease(session):
                 del self._sessions[iid]
@@ -196,24 +197,27 @@ class SessionManager(SessionBoot):
         async with self._locked(iid):
             session = self._sessions.get(iid)
             if session is not None:
-                await self._dispose(session)
-            return await self._write(iid, status=S.STOPPED, last_error=None) or not_found_raise()
+                await self._dispose(session, release=False)
+            instance = await self._write(iid, status=S.STOPPED, last_error=None)
+            await self._let_go(session)
+            return instance or not_found_raise()
 
     async def logout(self, instance_id: str | uuid.UUID, *, location_id: str) -> Instance:
         """Unlink the device (when running), stop, and wipe the saved profile."""
         iid = (await self.get_instance(instance_id, location_id)).id
         async with self._locked(iid):
-            await self._logout_locked(iid, location_id)
+            session = await self._logout_locked(iid, location_id)
             instance = await self._write(
                 iid, status=S.LOGGED_OUT, phone_number=None, wa_id=None, last_error=None
             )
+            await self._let_go(session)
             return instance or not_found_raise()
 
     async def delete(self, instance_id: str | uuid.UUID, *, location_id: str) -> None:
         iid = (await self.get_instance(instance_id, location_id)).id
         async with self._locked(iid):
             await self._logout_locked(iid, location_id)
-            await Instance.filter(id=iid).delete()
+            await Instance.filter(id=iid).delete()  # its lease row goes with it
         log.info("instance deleted", extra={"instance_id": str(iid), "location_id": location_id})
 
     async def stop_location(self, location_id: str) -> None:
@@ -222,13 +226,14 @@ class SessionManager(SessionBoot):
             async with self._locked(instance.id):
                 session = self._sessions.get(instance.id)
                 if session is not None:
-                    await self._dispose(session)
+                    await self._dispose(session, release=False)
                 if instance.status not in (S.STOPPED, S.LOGGED_OUT):
                     await self._write(
                         instance.id,
                         status=S.STOPPED,
                         last_error="uninstalled: The app was uninstalled from this location.",
                     )
+                await self._let_go(session)
         log.info("location sessions stopped", extra={"location_id": location_id})
 
     def _register(self, instance: Instance, *, linked: bool) -> Session:
@@ -443,7 +448,7 @@ class SessionManager(SessionBoot):
         async with self._locked(session.instance_id):
             if not self._is_current(session):
                 return
-            await self._logout_locked(session.instance_id, session.location_id)
+            gone = await self._logout_locked(session.instance_id, session.location_id)
             await self._write(
                 session.instance_id,
                 status=S.LOGGED_OUT,
@@ -453,6 +458,7 @@ class SessionManager(SessionBoot):
                 if reason in _PLAIN_LOGOUTS
                 else f"{_LOGGED_OUT_MESSAGE} WhatsApp's reason: {reason[:80]}.",
             )
+            await self._let_go(gone)
 
     async def _recover(self, session: Session, reason: str, *, backoff_from: int = 0) -> None:
         """Restart an engine whose browser went away (or whose page never got ready): the
